@@ -18,7 +18,7 @@ import torch
 
 from quantviz.errors import QuantvizError
 from quantviz.quant.functional import fake_quantize
-from quantviz.quant.qparams import QParams, qparams_from_range, reduction_view
+from quantviz.quant.qparams import QParams, all_finite, qparams_from_range, reduction_view
 from quantviz.quant.spec import QuantSpec
 
 logger = logging.getLogger(__name__)
@@ -41,22 +41,30 @@ class Observer(ABC):
         self.nan_count = 0
         self.inf_count = 0
 
-    def update(self, x: torch.Tensor) -> None:
-        """Record the finite values of ``x`` (any shape, any float dtype)."""
+    def update(
+        self, x: torch.Tensor, *, batch_range: tuple[float, float] | None = None
+    ) -> None:
+        """Record the finite values of ``x`` (any shape, any float dtype).
+
+        ``batch_range`` is the caller's ``(min, max)`` of ``x`` for a per-tensor spec;
+        passing it asserts that ``x`` is all finite and saves a pass over the data.
+        """
         rows, _ = reduction_view(x.detach().float(), self.spec)
-        finite = torch.isfinite(rows)
-        finite_count = int(finite.sum().item())
-        if finite_count < rows.numel():
+        mask: torch.Tensor | None = None
+        finite_count = rows.numel()
+        known: tuple[torch.Tensor, torch.Tensor] | None = None
+        if batch_range is not None and self.spec.granularity == "tensor":
+            known = (torch.tensor([batch_range[0]]), torch.tensor([batch_range[1]]))
+        elif not all_finite(rows):
+            mask = torch.isfinite(rows)
+            finite_count = int(mask.sum().item())
             self.nan_count += int(torch.isnan(rows).sum().item())
             self.inf_count += int(torch.isinf(rows).sum().item())
-            mask: torch.Tensor | None = finite
-        else:
-            mask = None
         self.num_batches += 1
         if finite_count == 0:
             return
         self.num_values += finite_count
-        self._observe(rows, mask)
+        self._observe(rows, mask, known)
 
     def compute_qparams(self) -> QParams:
         """Compute qparams from everything recorded so far."""
@@ -85,8 +93,14 @@ class Observer(ABC):
         }
 
     @abstractmethod
-    def _observe(self, rows: torch.Tensor, finite: torch.Tensor | None) -> None:
-        """Record ``rows`` of shape ``[groups, n]``; ``finite`` masks NaN/inf if any."""
+    def _observe(
+        self,
+        rows: torch.Tensor,
+        finite: torch.Tensor | None,
+        known: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        """Record ``rows`` of shape ``[groups, n]``; ``finite`` masks NaN/inf if any;
+        ``known`` is the rows' ``(min, max)`` when the caller already has it."""
 
     @abstractmethod
     def _compute_range(self) -> tuple[torch.Tensor, torch.Tensor]: ...
@@ -96,8 +110,12 @@ class Observer(ABC):
 
 
 def _masked_minmax(
-    rows: torch.Tensor, finite: torch.Tensor | None
+    rows: torch.Tensor,
+    finite: torch.Tensor | None,
+    known: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    if known is not None:
+        return known
     if finite is None:
         return torch.aminmax(rows, dim=1)
     low = torch.where(finite, rows, torch.inf).amin(dim=1)
@@ -118,8 +136,8 @@ class MinMaxObserver(Observer):
         self.low: torch.Tensor | None = None
         self.high: torch.Tensor | None = None
 
-    def _observe(self, rows: torch.Tensor, finite: torch.Tensor | None) -> None:
-        low, high = _masked_minmax(rows, finite)
+    def _observe(self, rows, finite, known=None) -> None:
+        low, high = _masked_minmax(rows, finite, known)
         if self.low is None or self.high is None:
             self.low, self.high = low, high
         else:
@@ -150,8 +168,8 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
         super().__init__(spec)
         self.averaging_constant = averaging_constant
 
-    def _observe(self, rows: torch.Tensor, finite: torch.Tensor | None) -> None:
-        low, high = _masked_minmax(rows, finite)
+    def _observe(self, rows, finite, known=None) -> None:
+        low, high = _masked_minmax(rows, finite, known)
         if self.low is None or self.high is None:
             self.low, self.high = low, high
             return
@@ -185,8 +203,8 @@ class HistogramObserver(Observer):
         self.low: torch.Tensor | None = None
         self.high: torch.Tensor | None = None
 
-    def _observe(self, rows: torch.Tensor, finite: torch.Tensor | None) -> None:
-        low, high = _masked_minmax(rows, finite)
+    def _observe(self, rows, finite, known=None) -> None:
+        low, high = _masked_minmax(rows, finite, known)
         amax = torch.maximum(low.abs(), high.abs())
         amax = torch.where(torch.isfinite(amax), amax, 0.0)
         if self.hist is None:
@@ -215,6 +233,9 @@ class HistogramObserver(Observer):
 
     def _accumulate(self, rows: torch.Tensor, finite: torch.Tensor | None) -> None:
         assert self.hist is not None and self.limit is not None
+        if finite is None and rows.shape[0] == 1:
+            self._accumulate_one(rows[0], float(self.limit[0]))
+            return
         limit = self.limit[:, None]
         index = ((rows + limit) * (self.bins / (2 * limit))).floor_()
         index = torch.nan_to_num(index, nan=0.0, posinf=0.0, neginf=0.0)
@@ -223,6 +244,17 @@ class HistogramObserver(Observer):
         weights = None if finite is None else finite.flatten().to(torch.float64)
         counts = torch.bincount(index.flatten(), weights=weights, minlength=self.hist.numel())
         self.hist += counts.reshape(self.hist.shape).to(torch.float64)
+
+    def _accumulate_one(self, values: torch.Tensor, limit: float) -> None:
+        """Fast path for one group of finite values: float32 index math, no weights."""
+        assert self.hist is not None
+        index = torch.addcmul(
+            torch.tensor(self.bins / 2), values, torch.tensor(self.bins / (2 * limit))
+        )
+        # Values are within [-limit, limit], so indices are in [0, bins]; truncation is
+        # floor for these non-negative numbers and the clamp folds +limit into the top bin.
+        index = index.clamp_(0, self.bins - 1).to(torch.int32)
+        self.hist[0] += torch.bincount(index, minlength=self.bins).to(torch.float64)
 
     def bin_centers(self) -> torch.Tensor:
         """Centers of the bins, ``[groups, bins]`` float32."""

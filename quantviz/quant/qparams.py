@@ -20,6 +20,8 @@ from quantviz.quant.spec import QuantSpec
 DEGENERATE_SCALE = 1.0
 # Smallest scale written: the smallest normal float32, so that 1 / scale is finite.
 MIN_SCALE = torch.finfo(torch.float32).tiny
+# Largest magnitude a range end keeps; values beyond it saturate like any out-of-range value.
+_MAX_RANGE_END = torch.finfo(torch.float32).max / 2
 
 
 @dataclass
@@ -78,6 +80,17 @@ def _normalize_axis(axis: int | None, ndim: int) -> int:
     return axis % ndim
 
 
+def all_finite(x: torch.Tensor) -> bool:
+    """Return whether every element of ``x`` is finite, in one pass when it is.
+
+    A finite sum implies finite elements (NaN or inf make the sum non-finite); only
+    when the sum is not finite, possibly through overflow, are elements checked.
+    """
+    if x.numel() == 0:
+        return True
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
 def reduction_view(x: torch.Tensor, spec: QuantSpec) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Reshape ``x`` to ``[groups, elements]`` for reduction, with the qparams shape.
 
@@ -110,12 +123,18 @@ def tensor_range(x: torch.Tensor, spec: QuantSpec) -> tuple[torch.Tensor, torch.
     ``min`` and ``max`` are float32 in the qparams shape; a group with no finite
     value gets the range ``[0, 0]``. ``nonfinite`` counts the excluded elements.
     """
+    # Checked before reduction_view: reshaping an empty tensor per channel fails with
+    # torch's RuntimeError ("cannot reshape tensor of 0 elements") instead.
+    if x.numel() == 0:
+        raise QuantvizError(
+            f"cannot compute a range of an empty tensor (shape {list(x.shape)}); "
+            "pass at least one value"
+        )
     rows, qshape = reduction_view(x.detach().float(), spec)
-    if rows.numel() == 0:
-        raise QuantvizError("cannot compute a range of an empty tensor; pass at least one value")
-    finite = torch.isfinite(rows)
-    nonfinite = int(rows.numel() - finite.sum().item())
-    if nonfinite:
+    nonfinite = 0
+    if not all_finite(rows):
+        finite = torch.isfinite(rows)
+        nonfinite = int(rows.numel() - finite.sum().item())
         low = torch.where(finite, rows, torch.inf).amin(dim=1)
         high = torch.where(finite, rows, -torch.inf).amax(dim=1)
         low = torch.where(torch.isfinite(low), low, 0.0)
@@ -142,8 +161,11 @@ def qparams_from_range(
             "range for a scale contains NaN or inf; observers exclude non-finite "
             "values, so pass the range they computed"
         )
-    low = torch.minimum(low, torch.zeros_like(low))
-    high = torch.maximum(high, torch.zeros_like(high))
+    # Capping the range at half the largest float32 keeps ``high - low`` and
+    # ``scale * qmax`` finite: otherwise a range reaching float32's max gets an
+    # infinite asymmetric scale, or dequantizes its top code to inf.
+    low = torch.clamp(low, -_MAX_RANGE_END, 0.0)
+    high = torch.clamp(high, 0.0, _MAX_RANGE_END)
 
     if spec.symmetric:
         amax = torch.maximum(-low, high)

@@ -1,0 +1,252 @@
+"""The whole analysis of a model: weights, calibration, activations, sensitivity."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quantviz.analysis.activations import analyze_activation
+from quantviz.analysis.candidates import ACTIVATION_CANDIDATES, WEIGHT_CANDIDATES
+from quantviz.analysis.recommend import keep_float_threshold, recommend
+from quantviz.analysis.results import Recommendation, Sensitivity, TensorAnalysis
+from quantviz.analysis.sensitivity import measure_sensitivity
+from quantviz.analysis.weights import analyze_weights, model_weights
+from quantviz.errors import QuantvizError
+from quantviz.io import atomic_write_json, read_json
+from quantviz.model.calibration import CalibrationResult, CalibrationSettings, calibrate
+from quantviz.model.data import load_texts, make_batches
+from quantviz.model.layers import LayerInfo
+from quantviz.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = 1
+
+
+@dataclass
+class AnalysisSettings:
+    """What to analyse and with how much data.
+
+    ``samples`` sequences of ``seq_len`` tokens from ``calib`` (the bundled text when
+    ``None``) calibrate activations; the first ``sensitivity_samples`` of them measure
+    sensitivity (0 skips it).
+    """
+
+    calib: str | None = None
+    samples: int = 16
+    seq_len: int = 128
+    batch_size: int = 8
+    observer: str = "minmax"
+    sensitivity_samples: int = 2
+    heatmap_size: int = 32
+    activations: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalysisSettings:
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        return cls(**known)
+
+
+@dataclass
+class LayerReport:
+    """Everything the analysis found about one layer."""
+
+    info: LayerInfo
+    weight: TensorAnalysis
+    input: TensorAnalysis | None = None
+    sensitivity: Sensitivity | None = None
+    recommendation: Recommendation | None = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "info": self.info.to_dict(),
+            "weight": self.weight.to_dict(),
+            "input": self.input.to_dict() if self.input else None,
+            "sensitivity": self.sensitivity.to_dict() if self.sensitivity else None,
+            "recommendation": self.recommendation.to_dict() if self.recommendation else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LayerReport:
+        recommendation = data.get("recommendation")
+        return cls(
+            info=LayerInfo.from_dict(data["info"]),
+            weight=TensorAnalysis.from_dict(data["weight"]),
+            input=TensorAnalysis.from_dict(data["input"]) if data.get("input") else None,
+            sensitivity=(
+                Sensitivity.from_dict(data["sensitivity"]) if data.get("sensitivity") else None
+            ),
+            recommendation=Recommendation(**recommendation) if recommendation else None,
+        )
+
+
+@dataclass
+class ModelAnalysis:
+    """Per-layer analysis of one model, in model order, with the settings used."""
+
+    source: dict[str, Any]
+    task: str
+    settings: AnalysisSettings
+    layers: list[LayerReport]
+    timings: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    version: int = ANALYSIS_VERSION
+
+    def __iter__(self) -> Iterator[LayerReport]:
+        return iter(self.layers)
+
+    def layer(self, name: str) -> LayerReport:
+        for report in self.layers:
+            if report.name == name:
+                return report
+        raise QuantvizError(f"the analysis has no layer named {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "quantviz-analysis",
+            "version": self.version,
+            "source": self.source,
+            "task": self.task,
+            "settings": self.settings.to_dict(),
+            "timings": self.timings,
+            "calibration": self.calibration,
+            "layers": [report.to_dict() for report in self.layers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelAnalysis:
+        if data.get("format") != "quantviz-analysis":
+            raise QuantvizError("not a quantviz analysis file (missing format: quantviz-analysis)")
+        version = data.get("version")
+        if not isinstance(version, int) or version > ANALYSIS_VERSION:
+            raise QuantvizError(
+                f"analysis file version {version!r} is newer than this quantviz supports "
+                f"({ANALYSIS_VERSION}); upgrade quantviz or re-run the analysis"
+            )
+        try:
+            return cls(
+                source=data["source"],
+                task=data["task"],
+                settings=AnalysisSettings.from_dict(data.get("settings", {})),
+                layers=[LayerReport.from_dict(item) for item in data["layers"]],
+                timings=dict(data.get("timings", {})),
+                calibration=dict(data.get("calibration", {})),
+                version=version,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise QuantvizError(f"analysis file is incomplete or invalid: {error!r}") from None
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelAnalysis:
+        return cls.from_dict(read_json(path, "analysis"))
+
+
+def analyze_model(
+    loaded: Any,
+    settings: AnalysisSettings | None = None,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> ModelAnalysis:
+    """Analyse every layer of ``loaded`` and recommend a format per layer.
+
+    Stages, each reported through ``progress`` with its own ``stage`` name:
+    ``weights``, ``calibration``, ``sensitivity``. ``cancel`` is checked between
+    layers and batches.
+    """
+    settings = settings or AnalysisSettings()
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    weights = analyze_weights(
+        model_weights(loaded),
+        len(loaded.layers),
+        WEIGHT_CANDIDATES,
+        heatmap_size=settings.heatmap_size,
+        progress=progress,
+        cancel=cancel,
+    )
+    timings["weights_s"] = time.perf_counter() - started
+
+    calibration: CalibrationResult | None = None
+    inputs: dict[str, TensorAnalysis] = {}
+    sensitivities: dict[str, Sensitivity] = {}
+    calibration_info: dict[str, Any] = {}
+    if settings.activations:
+        batches = make_batches(
+            loaded.tokenizer,
+            load_texts(settings.calib, split="calibration"),
+            seq_len=settings.seq_len,
+            num_samples=settings.samples,
+            batch_size=settings.batch_size,
+        )
+        started = time.perf_counter()
+        calibration = calibrate(
+            loaded,
+            batches,
+            CalibrationSettings(observer=settings.observer),
+            progress=progress,
+            cancel=cancel,
+        )
+        timings["calibration_s"] = time.perf_counter() - started
+        calibration_info = {
+            "batches": calibration.batches,
+            "tokens": calibration.tokens,
+            "state_bytes": calibration.state_bytes(),
+        }
+        for name, record in calibration.layers.items():
+            cancel.raise_if_cancelled()
+            inputs[name] = analyze_activation(
+                name, record.input, ACTIVATION_CANDIDATES, tokenizer=loaded.tokenizer
+            )
+        if settings.sensitivity_samples > 0:
+            started = time.perf_counter()
+            sensitivity_batches = _first_sequences(batches, settings.sensitivity_samples)
+            sensitivities = measure_sensitivity(
+                loaded, calibration, sensitivity_batches, progress=progress, cancel=cancel
+            )
+            timings["sensitivity_s"] = time.perf_counter() - started
+
+    threshold = keep_float_threshold(sensitivities) if sensitivities else float("inf")
+    reports = []
+    for info in loaded.layers:
+        weight = weights[info.name]
+        layer_input = inputs.get(info.name)
+        sensitivity = sensitivities.get(info.name)
+        reports.append(
+            LayerReport(
+                info=info,
+                weight=weight,
+                input=layer_input,
+                sensitivity=sensitivity,
+                recommendation=recommend(weight, layer_input, sensitivity, threshold),
+            )
+        )
+    return ModelAnalysis(
+        source=loaded.source.to_dict(),
+        task=loaded.task,
+        settings=settings,
+        layers=reports,
+        timings=timings,
+        calibration=calibration_info,
+    )
+
+
+def _first_sequences(batches: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The first ``count`` sequences of ``batches`` as one batch."""
+    first = batches[0]
+    return [{key: value[:count] for key, value in first.items()}]
