@@ -66,6 +66,7 @@ def compare(
     clipped: torch.Tensor | int | None = None,
     *,
     reference: ReferenceStats | None = None,
+    zero_preserving: bool = False,
 ) -> ErrorMetrics:
     """Compute :class:`ErrorMetrics` of ``q`` against the reference ``x``.
 
@@ -73,6 +74,8 @@ def compare(
     :func:`quantviz.quant.clipped_mask`); without it the clipped fraction is 0.
     Non-finite elements of ``x`` are left out of every metric. Pass ``reference``
     (from :meth:`ReferenceStats.of`) when comparing several ``q`` with one ``x``.
+    ``zero_preserving=True`` states that ``q`` is zero wherever ``x`` is, as for
+    every quantizer here, and lets underflow be counted without a mask.
     """
     x = x.detach().reshape(-1).float()
     q = q.detach().reshape(-1).float()
@@ -91,8 +94,10 @@ def compare(
     noise = float(torch.dot(error, error))
     q_power = float(torch.dot(q, q))
     max_abs = float(torch.linalg.vector_norm(error, ord=math.inf))
-    # Zero is exact in every format, so zeros of x stay zeros: the rest underflowed.
-    underflow = reference.nonzero - int(torch.count_nonzero(q))
+    if zero_preserving:
+        underflow = reference.nonzero - int(torch.count_nonzero(q))
+    else:
+        underflow = int(torch.count_nonzero((q == 0) & (x != 0)))
     if isinstance(clipped, torch.Tensor):
         clipped_count = int(clipped.sum())
     else:

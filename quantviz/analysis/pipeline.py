@@ -14,7 +14,7 @@ from quantviz.analysis.candidates import ACTIVATION_CANDIDATES, WEIGHT_CANDIDATE
 from quantviz.analysis.recommend import keep_float_threshold, recommend
 from quantviz.analysis.results import Recommendation, Sensitivity, TensorAnalysis
 from quantviz.analysis.sensitivity import measure_sensitivity
-from quantviz.analysis.weights import analyze_weights, model_weights
+from quantviz.analysis.weights import analyze_weights, model_weights, safetensors_weights
 from quantviz.errors import QuantvizError
 from quantviz.io import atomic_write_json, read_json
 from quantviz.model.calibration import CalibrationResult, CalibrationSettings, calibrate
@@ -250,3 +250,53 @@ def _first_sequences(batches: list[dict[str, Any]], count: int) -> list[dict[str
     """The first ``count`` sequences of ``batches`` as one batch."""
     first = batches[0]
     return [{key: value[:count] for key, value in first.items()}]
+
+
+def analyze_weights_file(
+    path: str | Path,
+    *,
+    heatmap_size: int = 32,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> ModelAnalysis:
+    """Weight-only analysis of a safetensors file or folder, streamed tensor by tensor.
+
+    The model is never built, so peak memory stays near the largest tensor plus the
+    per-layer results; activations and sensitivity need the model and are skipped.
+    Every 2-D ``*.weight`` tensor counts as a linear layer with output axis 0.
+    """
+    from quantviz.model.loading import safetensors_layer_shapes, sha256_file
+
+    path = Path(path)
+    shapes = dict(safetensors_layer_shapes(path))
+    started = time.perf_counter()
+    weights = analyze_weights(
+        safetensors_weights(path),
+        len(shapes),
+        WEIGHT_CANDIDATES,
+        heatmap_size=heatmap_size,
+        progress=progress,
+        cancel=cancel,
+    )
+    elapsed = time.perf_counter() - started
+    reports = []
+    for name, analysis in weights.items():
+        shape = tuple(analysis.shape)
+        info = LayerInfo(
+            name=name,
+            kind="linear",
+            weight_shape=shape,
+            out_axis=0,
+            in_axis=1,
+            num_params=shape[0] * shape[1],
+            has_bias=False,
+        )
+        reports.append(LayerReport(info, analysis, recommendation=recommend(analysis, None)))
+    source = {
+        "spec": str(path),
+        "kind": "safetensors_file" if path.is_file() else "hf_folder",
+        "path": str(path.resolve()),
+        "sha256": sha256_file(path) if path.is_file() else None,
+    }
+    settings = AnalysisSettings(activations=False, sensitivity_samples=0, heatmap_size=heatmap_size)
+    return ModelAnalysis(source, "unknown", settings, reports, {"weights_s": elapsed})

@@ -78,7 +78,7 @@ def analyze_weight(
         analysis.results[candidate.key] = FormatResult(
             candidate=candidate.key,
             spec=spec.to_dict(),
-            metrics=compare(weight, quantized, clipped, reference=reference),
+            metrics=compare(weight, quantized, clipped, reference=reference, zero_preserving=True),
             histogram=histogram(quantized, limit, bins),
             clip_range=clip,
             grid=grid,

@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from safetensors.torch import save_file
+import torch
+
+from quantviz.cli import main
+
+
+def test_formats_lists_fp8(capsys):
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    assert "fp8_e4m3fn" in out
+    assert "max 448" in out
+    assert "max 57344" in out
+
+
+def test_missing_model_is_clear_error(capsys, tmp_path):
+    code = main(["analyze", str(tmp_path / "absent"), "--out", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "not found" in err
+    assert "Traceback" not in err
+
+
+def test_weights_only_analysis_writes_json(tmp_path, capsys):
+    path = tmp_path / "w.safetensors"
+    save_file({"proj.weight": torch.randn(32, 16)}, str(path))
+    out_dir = tmp_path / "out"
+    code = main(["analyze", str(path), "--weights-only", "--out", str(out_dir), "-q",
+                 "--no-report"])
+    assert code == 0
+    data = json.loads((out_dir / "analysis.json").read_text())
+    assert data["layers"][0]["info"]["name"] == "proj"
+    assert "proj" in capsys.readouterr().out
+
+
+def test_python_module_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "quantviz", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("quantviz ")
+
+
+@pytest.mark.slow
+def test_analyze_minilm_end_to_end(tmp_path, capsys):
+    out_dir = tmp_path / "minilm"
+    code = main(["analyze", "sample:minilm", "--samples", "4", "--sensitivity-samples", "1",
+                 "--out", str(out_dir), "-q", "--no-report"])
+    assert code == 0
+    data = json.loads((out_dir / "analysis.json").read_text())
+    assert len(data["layers"]) == 37
+    table = capsys.readouterr().out
+    assert "encoder.layer.5.output.dense" in table
