@@ -35,8 +35,14 @@ class ProgressBar:
         if event.stage != self.stage or self.bar is None:
             self.close()
             self.stage = event.stage
-            self.bar = tqdm(total=event.total, desc=event.stage or "working", unit="step",
-                            leave=False, file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=event.total,
+                desc=event.stage or "working",
+                unit="step",
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
         self.bar.total = event.total
         self.bar.n = event.step
         self.bar.set_postfix_str(event.item[-48:], refresh=False)
@@ -95,9 +101,12 @@ def print_layer_table(analysis: Any, out: Any = None) -> None:
             f"{report.recommendation.choice if report.recommendation else '-'}",
             file=out,
         )
-    print("SQNR in dB; W = weights, A = layer inputs; i8ch = INT8 per channel; "
-          "A ratio = max/median channel absmax; sens = loss when only this layer is "
-          "INT8 (W and A).", file=out)
+    print(
+        "SQNR in dB; W = weights, A = layer inputs; i8ch = INT8 per channel; "
+        "A ratio = max/median channel absmax; sens = loss when only this layer is "
+        "INT8 (W and A).",
+        file=out,
+    )
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -146,15 +155,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_formats(args: argparse.Namespace) -> int:
     from quantviz.formats import FORMATS, FloatFormat
 
+    specials = {"ieee": "inf and NaN", "fn": "NaN only", "none": "finite only"}
     for fmt in FORMATS.values():
         if isinstance(fmt, FloatFormat):
             detail = (
-                f"E{fmt.exponent_bits}M{fmt.mantissa_bits} bias {fmt.bias}, max {fmt.max_value:g}, "
-                f"min normal {fmt.min_normal:g}, min subnormal {fmt.min_subnormal:g}, "
-                f"{'inf and NaN' if fmt.has_inf else 'NaN only' if fmt.specials == 'fn' else 'finite only'}"
+                f"E{fmt.exponent_bits}M{fmt.mantissa_bits} bias {fmt.bias}, "
+                f"max {fmt.max_value:g}, min normal {fmt.min_normal:g}, "
+                f"min subnormal {fmt.min_subnormal:g}, {specials[fmt.specials]}"
             )
         else:
-            detail = f"{'signed' if fmt.signed else 'unsigned'} integer [{fmt.qmin}, {fmt.qmax}]"
+            kind = "signed" if fmt.signed else "unsigned"
+            detail = f"{kind} integer [{fmt.qmin}, {fmt.qmax}]"
         print(f"{fmt.name:<12} {fmt.bits} bits  {detail}")
     return 0
 
@@ -164,8 +175,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         app = importlib.import_module("quantviz.gui.app")
     except ModuleNotFoundError as error:
         raise QuantvizError(
-            f"the desktop app needs {error.name}; install it with "
-            "pip install 'quantviz[gui]'"
+            f"the desktop app needs {error.name}; install it with pip install 'quantviz[gui]'"
         ) from None
     return int(app.main(args))
 
@@ -176,45 +186,74 @@ def build_parser() -> argparse.ArgumentParser:
         description="See what FP8 and INT8 quantization does to each layer of a transformer.",
     )
     parser.add_argument("--version", action="version", version=f"quantviz {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = commands.add_parser("gui", help="open the desktop app (the default)")
-    gui.add_argument("model", nargs="?", default=None,
-                     help="model to open: folder, .gguf file, hub id or sample:minilm")
+    gui.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="model to open: folder, .gguf file, hub id or sample:minilm",
+    )
     gui.add_argument("--lang", default=None, help="interface language, e.g. zh_CN")
     gui.set_defaults(handler=cmd_gui)
 
     analyze = commands.add_parser(
         "analyze", help="analyse every layer in FP8 and INT8 and write a report"
     )
-    analyze.add_argument("model", help="HF folder, .safetensors, .gguf, hub id, sample:minilm "
-                         "or sample:smollm2")
-    analyze.add_argument("--calib", default=None,
-                         help="calibration text: .txt, .jsonl or dataset folder "
-                         "(default: the bundled English text)")
-    analyze.add_argument("--samples", type=int, default=16,
-                         help="calibration sequences (default 16)")
-    analyze.add_argument("--seq-len", type=int, default=128,
-                         help="tokens per calibration sequence (default 128)")
-    analyze.add_argument("--batch-size", type=int, default=8,
-                         help="sequences per forward pass (default 8)")
-    analyze.add_argument("--observer", default="minmax",
-                         help="activation observer: minmax, moving_average, percentile, mse "
-                         "or entropy (default minmax)")
-    analyze.add_argument("--sensitivity-samples", type=int, default=2,
-                         help="sequences for per-layer sensitivity; 0 skips it (default 2)")
-    analyze.add_argument("--weights-only", action="store_true",
-                         help="stream weights from safetensors without building the model")
-    analyze.add_argument("--include-embeddings", action="store_true",
-                         help="also analyse embedding tables")
-    analyze.add_argument("--include-lm-head", action="store_true",
-                         help="also analyse the LM head (tied weights are analysed once)")
-    analyze.add_argument("--trust-remote-code", action="store_true",
-                         help="allow code shipped with the model to run (off by default)")
-    analyze.add_argument("--out", default="quantviz-out",
-                         help="output folder for analysis.json and report.html")
+    analyze.add_argument(
+        "model", help="HF folder, .safetensors, .gguf, hub id, sample:minilm or sample:smollm2"
+    )
+    analyze.add_argument(
+        "--calib",
+        default=None,
+        help="calibration text: .txt, .jsonl or dataset folder (default: the bundled English text)",
+    )
+    analyze.add_argument(
+        "--samples", type=int, default=16, help="calibration sequences (default 16)"
+    )
+    analyze.add_argument(
+        "--seq-len", type=int, default=128, help="tokens per calibration sequence (default 128)"
+    )
+    analyze.add_argument(
+        "--batch-size", type=int, default=8, help="sequences per forward pass (default 8)"
+    )
+    analyze.add_argument(
+        "--observer",
+        default="minmax",
+        help="activation observer: minmax, moving_average, percentile, mse "
+        "or entropy (default minmax)",
+    )
+    analyze.add_argument(
+        "--sensitivity-samples",
+        type=int,
+        default=2,
+        help="sequences for per-layer sensitivity; 0 skips it (default 2)",
+    )
+    analyze.add_argument(
+        "--weights-only",
+        action="store_true",
+        help="stream weights from safetensors without building the model",
+    )
+    analyze.add_argument(
+        "--include-embeddings", action="store_true", help="also analyse embedding tables"
+    )
+    analyze.add_argument(
+        "--include-lm-head",
+        action="store_true",
+        help="also analyse the LM head (tied weights are analysed once)",
+    )
+    analyze.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow code shipped with the model to run (off by default)",
+    )
+    analyze.add_argument(
+        "--out", default="quantviz-out", help="output folder for analysis.json and report.html"
+    )
     analyze.add_argument("--no-report", action="store_true", help="skip report.html")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     analyze.set_defaults(handler=cmd_analyze)

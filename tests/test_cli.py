@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-from safetensors.torch import save_file
 import torch
+from safetensors.torch import save_file
 
 from quantviz.cli import main
 
@@ -29,8 +29,9 @@ def test_weights_only_analysis_writes_json(tmp_path, capsys):
     path = tmp_path / "w.safetensors"
     save_file({"proj.weight": torch.randn(32, 16)}, str(path))
     out_dir = tmp_path / "out"
-    code = main(["analyze", str(path), "--weights-only", "--out", str(out_dir), "-q",
-                 "--no-report"])
+    code = main(
+        ["analyze", str(path), "--weights-only", "--out", str(out_dir), "-q", "--no-report"]
+    )
     assert code == 0
     data = json.loads((out_dir / "analysis.json").read_text())
     assert data["layers"][0]["info"]["name"] == "proj"
@@ -48,8 +49,20 @@ def test_python_module_entry_point():
 @pytest.mark.slow
 def test_analyze_minilm_end_to_end(tmp_path, capsys):
     out_dir = tmp_path / "minilm"
-    code = main(["analyze", "sample:minilm", "--samples", "4", "--sensitivity-samples", "1",
-                 "--out", str(out_dir), "-q", "--no-report"])
+    code = main(
+        [
+            "analyze",
+            "sample:minilm",
+            "--samples",
+            "4",
+            "--sensitivity-samples",
+            "1",
+            "--out",
+            str(out_dir),
+            "-q",
+            "--no-report",
+        ]
+    )
     assert code == 0
     data = json.loads((out_dir / "analysis.json").read_text())
     assert len(data["layers"]) == 37

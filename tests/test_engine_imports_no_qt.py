@@ -28,7 +28,8 @@ sys.meta_path.insert(0, BlockQt())
 def test_engine_imports_with_qt_blocked():
     code = BLOCKER + "\n".join(f"import {name}" for name in ENGINE_MODULES)
     code += "\nimport sys\nprint(sorted(m for m in sys.modules if 'Qt' in m or 'PySide' in m))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

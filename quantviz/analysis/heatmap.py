@@ -98,9 +98,7 @@ def error_heatmap(
     )
 
 
-def activation_heatmap(
-    sample: torch.Tensor, max_size: int = DEFAULT_HEATMAP_SIZE
-) -> Heatmap:
+def activation_heatmap(sample: torch.Tensor, max_size: int = DEFAULT_HEATMAP_SIZE) -> Heatmap:
     """``|x|`` of a ``[tokens, channels]`` activation sample, max-pooled."""
     magnitude = torch.nan_to_num(sample.float().abs(), nan=0.0, posinf=0.0)
     pooled = pool_matrix(magnitude, max_size, "max")

@@ -13,8 +13,13 @@ from quantviz.analysis.evaluation import OutputComparison, model_output
 from quantviz.analysis.results import Sensitivity
 from quantviz.model.calibration import CalibrationResult
 from quantviz.model.layers import get_module
-from quantviz.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, ProgressEvent
-from quantviz.progress import no_progress
+from quantviz.progress import (
+    NEVER_CANCELLED,
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    no_progress,
+)
 from quantviz.quant.layer_quant import fake_quantized_layer
 from quantviz.quant.qparams import qparams_for_tensor
 

@@ -121,8 +121,6 @@ UINT8 = IntFormat("uint8", 8, False, TensorProto.UINT8, torch.uint8)
 INT4 = IntFormat("int4", 4, True, TensorProto.INT4, torch.int8)
 UINT4 = IntFormat("uint4", 4, False, TensorProto.UINT4, torch.uint8)
 
-FP8_E4M3FN = FloatFormat(
-    "fp8_e4m3fn", 4, 3, "fn", TensorProto.FLOAT8E4M3FN, torch.float8_e4m3fn
-)
+FP8_E4M3FN = FloatFormat("fp8_e4m3fn", 4, 3, "fn", TensorProto.FLOAT8E4M3FN, torch.float8_e4m3fn)
 FP8_E5M2 = FloatFormat("fp8_e5m2", 5, 2, "ieee", TensorProto.FLOAT8E5M2, torch.float8_e5m2)
 FP4_E2M1 = FloatFormat("fp4_e2m1", 2, 1, "none", TensorProto.FLOAT4E2M1, None)

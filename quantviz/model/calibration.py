@@ -27,10 +27,15 @@ from quantviz.analysis.candidates import ACTIVATION_CANDIDATES, Candidate
 from quantviz.analysis.outliers import LLM_INT8_THRESHOLD, Moments
 from quantviz.errors import QuantvizError
 from quantviz.model.layers import LayerInfo, get_module
-from quantviz.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, ProgressEvent
-from quantviz.progress import no_progress
+from quantviz.progress import (
+    NEVER_CANCELLED,
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    no_progress,
+)
 from quantviz.quant.observers import OBSERVERS, Observer, PercentileObserver, make_observer
-from quantviz.quant.qparams import QParams, all_finite
+from quantviz.quant.qparams import QParams
 from quantviz.quant.spec import QuantSpec
 
 logger = logging.getLogger(__name__)
@@ -319,8 +324,11 @@ class _Hooks:
         self.recent: list[tuple[torch.Tensor, str]] = []
         for info in layers:
             if info.kind in ("embedding", "conv1d", "conv2d"):
-                logger.info("not recording activations of %s: %s layers take no "
-                            "channels-last input", info.name, info.kind)
+                logger.info(
+                    "not recording activations of %s: %s layers take no channels-last input",
+                    info.name,
+                    info.kind,
+                )
                 continue
             module = get_module(model, info.name)
             in_features, out_features = _channels(module, info)

@@ -204,7 +204,9 @@ def discover_layers(
             continue
         if kind == "lm_head" and not include_lm_head:
             tie_note = f", its weight is tied to {partners[0]}" if partners else ""
-            logger.info("skipping %s: the LM head is opt-in (include_lm_head=True)%s", name, tie_note)
+            logger.info(
+                "skipping %s: the LM head is opt-in (include_lm_head=True)%s", name, tie_note
+            )
             continue
         if id(weight) in listed_weights:
             logger.info(

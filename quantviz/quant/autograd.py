@@ -30,7 +30,10 @@ def _round_ste(v: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
         rounded = round_to_float_format(v.detach(), spec.format)
     else:
         rounded = torch.round(v.detach())
-    return v + (rounded - v.detach())
+    # ``rounded - (v.detach() - v)`` rather than ``v + (rounded - v.detach())``: the
+    # latter turns a -0.0 from rounding a small negative value into +0.0, so the
+    # result would not be bit-identical to fake_quantize.
+    return rounded - (v.detach() - v)
 
 
 class _GradientScale(torch.autograd.Function):

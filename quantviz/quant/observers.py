@@ -41,9 +41,7 @@ class Observer(ABC):
         self.nan_count = 0
         self.inf_count = 0
 
-    def update(
-        self, x: torch.Tensor, *, batch_range: tuple[float, float] | None = None
-    ) -> None:
+    def update(self, x: torch.Tensor, *, batch_range: tuple[float, float] | None = None) -> None:
         """Record the finite values of ``x`` (any shape, any float dtype).
 
         ``batch_range`` is the caller's ``(min, max)`` of ``x`` for a per-tensor spec;
@@ -162,9 +160,7 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
 
     def __init__(self, spec: QuantSpec, averaging_constant: float = 0.01) -> None:
         if not 0.0 < averaging_constant <= 1.0:
-            raise QuantvizError(
-                f"averaging_constant must be in (0, 1]; got {averaging_constant!r}"
-            )
+            raise QuantvizError(f"averaging_constant must be in (0, 1]; got {averaging_constant!r}")
         super().__init__(spec)
         self.averaging_constant = averaging_constant
 
@@ -187,10 +183,13 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
 class HistogramObserver(Observer):
     """Base for observers that work on a streaming histogram per scale group.
 
-    Each group's histogram covers ``[-limit, limit]`` with ``bins`` equal bins, where
-    ``limit`` is a power of two. When a batch exceeds it, the limit doubles and pairs
-    of bins merge, which is exact, so the result does not depend on batch order
-    beyond the bin width. Exact minima and maxima are kept beside the histogram.
+    Each group's histogram covers ``[-limit, limit)`` with ``bins`` equal bins, where
+    ``limit`` is the smallest power of two above every ``|x|`` seen. When a batch
+    reaches it, the limit doubles and pairs of bins merge. A value's bin is
+    ``floor(x * bins / (2 * limit)) + bins / 2``: scaling by a power of two is exact in
+    float32, so merging gives the same counts as binning at the larger limit directly,
+    and the histogram does not depend on batch order. Exact minima and maxima are kept
+    beside the histogram.
     """
 
     def __init__(self, spec: QuantSpec, bins: int = 2048) -> None:
@@ -221,7 +220,10 @@ class HistogramObserver(Observer):
 
     def _grow(self, amax: torch.Tensor) -> None:
         assert self.hist is not None and self.limit is not None
-        doublings = torch.ceil(torch.log2(amax / self.limit)).clamp_min(0).to(torch.int64)
+        # amax / limit = m * 2**e with 0.5 <= m < 1, so doubling e times puts amax
+        # strictly below the limit. float64 keeps the ratio finite for huge amax.
+        _, exponent = torch.frexp(amax.double() / self.limit.double())
+        doublings = exponent.clamp_min(0).to(torch.int64)
         quarter = self.bins // 4
         for step in range(int(doublings.max().item()) if doublings.numel() else 0):
             rows = doublings > step
@@ -237,7 +239,7 @@ class HistogramObserver(Observer):
             self._accumulate_one(rows[0], float(self.limit[0]))
             return
         limit = self.limit[:, None]
-        index = ((rows + limit) * (self.bins / (2 * limit))).floor_()
+        index = (rows * (self.bins / (2 * limit))).floor_().add_(self.bins // 2)
         index = torch.nan_to_num(index, nan=0.0, posinf=0.0, neginf=0.0)
         index = index.clamp_(0, self.bins - 1).to(torch.int64)
         index += torch.arange(rows.shape[0])[:, None] * self.bins
@@ -248,12 +250,11 @@ class HistogramObserver(Observer):
     def _accumulate_one(self, values: torch.Tensor, limit: float) -> None:
         """Fast path for one group of finite values: float32 index math, no weights."""
         assert self.hist is not None
-        index = torch.addcmul(
-            torch.tensor(self.bins / 2), values, torch.tensor(self.bins / (2 * limit))
-        )
-        # Values are within [-limit, limit], so indices are in [0, bins]; truncation is
-        # floor for these non-negative numbers and the clamp folds +limit into the top bin.
-        index = index.clamp_(0, self.bins - 1).to(torch.int32)
+        # Values are within [-limit, limit), so floor(...) + bins / 2 is in [0, bins).
+        # Adding bins / 2 before the floor would round values just below a bin edge
+        # up onto it, so the histogram would change when the limit doubles.
+        index = torch.mul(values, self.bins / (2 * limit)).floor_().to(torch.int32)
+        index = index.add_(self.bins // 2).clamp_(0, self.bins - 1)
         self.hist[0] += torch.bincount(index, minlength=self.bins).to(torch.float64)
 
     def bin_centers(self) -> torch.Tensor:
@@ -277,8 +278,14 @@ class HistogramObserver(Observer):
 
 
 def _next_power_of_two(amax: torch.Tensor) -> torch.Tensor:
-    floor = torch.full_like(amax, 2.0**-24)
-    return torch.exp2(torch.ceil(torch.log2(torch.maximum(amax, floor))))
+    """Smallest power of two strictly above ``amax`` (and above 2**-24).
+
+    Strictly above, so that ``+amax`` has a bin of its own: a top bin that also held
+    ``+limit`` would send that value one bin too low once the limit doubles.
+    """
+    # frexp: amax = m * 2**e with 0.5 <= m < 1, so 2**e > amax.
+    _, exponent = torch.frexp(torch.clamp_min(amax, 2.0**-24))
+    return torch.ldexp(torch.ones_like(amax), exponent)
 
 
 class PercentileObserver(HistogramObserver):
@@ -385,9 +392,7 @@ class EntropyObserver(HistogramObserver):
 
     name = "entropy"
 
-    def __init__(
-        self, spec: QuantSpec, bins: int = 2048, num_candidates: int = 128
-    ) -> None:
+    def __init__(self, spec: QuantSpec, bins: int = 2048, num_candidates: int = 128) -> None:
         if spec.granularity != "tensor" or not spec.symmetric:
             raise QuantvizError(
                 "the entropy observer supports symmetric per-tensor specs only; "
@@ -455,9 +460,7 @@ OBSERVERS: dict[str, type[Observer]] = {
 def make_observer(name: str, spec: QuantSpec, **settings: Any) -> Observer:
     """Create an observer by name: minmax, moving_average, percentile, mse, entropy."""
     if name not in OBSERVERS:
-        raise QuantvizError(
-            f"unknown observer {name!r}; choose one of: {', '.join(OBSERVERS)}"
-        )
+        raise QuantvizError(f"unknown observer {name!r}; choose one of: {', '.join(OBSERVERS)}")
     try:
         return OBSERVERS[name](spec, **settings)
     except TypeError as error:

@@ -41,8 +41,7 @@ class QuantSpec:
         object.__setattr__(self, "format", get_format(self.format))
         if self.granularity not in GRANULARITIES:
             raise QuantvizError(
-                f"granularity must be one of {', '.join(GRANULARITIES)}; "
-                f"got {self.granularity!r}"
+                f"granularity must be one of {', '.join(GRANULARITIES)}; got {self.granularity!r}"
             )
         if self.granularity in ("channel", "group") and self.axis is None:
             raise QuantvizError(

@@ -53,8 +53,9 @@ def test_newer_analysis_version_rejected(llama_analysis, tmp_path):
 
 
 def test_sensitivity_grows_with_coarser_format(tiny_llama):
-    batches = make_batches(tiny_llama.tokenizer, load_texts(), seq_len=16, num_samples=2,
-                           batch_size=2)
+    batches = make_batches(
+        tiny_llama.tokenizer, load_texts(), seq_len=16, num_samples=2, batch_size=2
+    )
     calibration = calibrate(tiny_llama, batches)
     name = tiny_llama.layers[0].name
     int8 = measure_sensitivity(tiny_llama, calibration, batches, layers=[name])[name]

@@ -85,9 +85,9 @@ def test_nonfinite_weight_is_counted():
 def test_analysis_json_round_trip(weight):
     analysis = analyze_weight("layer", weight, out_axis=0, heatmap_size=8)
     restored = TensorAnalysis.from_dict(analysis.to_dict())
-    assert restored.results["int8_sym_channel"].metrics == analysis.results[
-        "int8_sym_channel"
-    ].metrics
+    assert (
+        restored.results["int8_sym_channel"].metrics == analysis.results["int8_sym_channel"].metrics
+    )
     assert restored.results["fp8_e4m3_tensor"].heatmap.to_tensor().shape == (8, 8)
 
 

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from quantviz.analysis.candidates import ACTIVATION_CANDIDATES
 from quantviz.errors import Cancelled, QuantvizError
 from quantviz.model.calibration import (
     ActivationRecorder,
@@ -12,7 +13,6 @@ from quantviz.model.calibration import (
 )
 from quantviz.model.data import load_texts, make_batches
 from quantviz.model.layers import get_module
-from quantviz.analysis.candidates import ACTIVATION_CANDIDATES
 from quantviz.progress import CancelToken
 from quantviz.quant import QuantSpec, qparams_from_range
 
@@ -101,8 +101,12 @@ def test_cancel_stops_and_removes_hooks(tiny_llama):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        calibrate(tiny_llama, _batches(tiny_llama, samples=4, batch_size=1), progress=progress,
-                  cancel=token)
+        calibrate(
+            tiny_llama,
+            _batches(tiny_llama, samples=4, batch_size=1),
+            progress=progress,
+            cancel=token,
+        )
     hooks = sum(len(m._forward_hooks) for m in tiny_llama.module.modules())
     assert hooks == 0
     assert [e.step for e in events] == [0, 1]

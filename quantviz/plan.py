@@ -1,0 +1,415 @@
+"""The mixed-precision plan: which format each layer's weights and inputs use.
+
+A plan has defaults, ordered glob rules on qualified layer names (``*.mlp.down_proj``)
+and per-layer overrides; for one layer they merge in that order, later entries winning
+field by field. Weights and inputs are configured separately. Calibrated (or learned)
+scales are stored beside the settings once known. Plans are versioned JSON, written
+atomically; loading validates every field and names the one that is wrong.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from quantviz.errors import QuantvizError
+from quantviz.io import atomic_write_json, read_json
+from quantviz.quant.observers import OBSERVERS
+from quantviz.quant.qparams import QParams
+from quantviz.quant.spec import GRANULARITIES, QuantSpec
+
+PLAN_FORMAT = "quantviz-plan"
+PLAN_VERSION = 1
+
+# Plan format names and the engine format and symmetry each maps to; "float" keeps
+# the tensor unquantized.
+PLAN_FORMATS: dict[str, tuple[str, bool] | None] = {
+    "float": None,
+    "fp8_e4m3": ("fp8_e4m3fn", True),
+    "fp8_e5m2": ("fp8_e5m2", True),
+    "int8_sym": ("int8", True),
+    "int8_asym": ("uint8", False),
+}
+TENSOR_FIELDS = ("format", "granularity", "group_size", "observer", "observer_settings")
+
+
+@dataclass(frozen=True)
+class TensorConfig:
+    """How one tensor (a layer's weight or its input) is quantized."""
+
+    format: str = "float"
+    granularity: str = "tensor"
+    group_size: int | None = None
+    observer: str = "minmax"
+    observer_settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    def __post_init__(self) -> None:
+        _check_choice("format", self.format, PLAN_FORMATS)
+        _check_choice("granularity", self.granularity, GRANULARITIES)
+        _check_choice("observer", self.observer, OBSERVERS)
+        if self.granularity == "group" and (
+            not isinstance(self.group_size, int) or self.group_size < 1
+        ):
+            raise QuantvizError(
+                f"group_size must be a positive integer for granularity 'group'; "
+                f"got {self.group_size!r}"
+            )
+        if not isinstance(self.observer_settings, dict):
+            raise QuantvizError(
+                f"observer_settings must be an object; got {self.observer_settings!r}"
+            )
+
+    @property
+    def quantized(self) -> bool:
+        return self.format != "float"
+
+    def spec(self, channel_axis: int | None = None) -> QuantSpec | None:
+        """The engine spec for a tensor whose channel (or group) axis is ``channel_axis``."""
+        mapping = PLAN_FORMATS[self.format]
+        if mapping is None:
+            return None
+        engine_format, symmetric = mapping
+        axis = channel_axis if self.granularity != "tensor" else None
+        return QuantSpec(
+            engine_format,
+            granularity=self.granularity,  # type: ignore[arg-type]
+            axis=axis,
+            group_size=self.group_size if self.granularity == "group" else None,
+            symmetric=symmetric,
+        )
+
+    @property
+    def label(self) -> str:
+        if not self.quantized:
+            return "float"
+        if self.granularity == "tensor":
+            return self.format
+        if self.granularity == "channel":
+            return f"{self.format}/ch"
+        return f"{self.format}/g{self.group_size}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"format": self.format, "granularity": self.granularity}
+        if self.group_size is not None:
+            data["group_size"] = self.group_size
+        data["observer"] = self.observer
+        if self.observer_settings:
+            data["observer_settings"] = dict(self.observer_settings)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> TensorConfig:
+        try:
+            return cls(**_tensor_fields(data, where))
+        except QuantvizError as error:
+            message = str(error)
+            if message.startswith(where):
+                raise
+            raise QuantvizError(f"{where}.{message}") from None
+
+
+def _check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
+    if value not in choices:
+        raise QuantvizError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _tensor_fields(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise QuantvizError(f"{where} must be an object; got {data!r}")
+    unknown = sorted(set(data) - set(TENSOR_FIELDS))
+    if unknown:
+        raise QuantvizError(
+            f"{where} has unknown field(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(TENSOR_FIELDS)}"
+        )
+    return dict(data)
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """The resolved configuration of one layer.
+
+    ``smoothquant_alpha`` (0 to 1) migrates activation outliers into the weight before
+    quantization (SmoothQuant, Xiao et al. 2023); ``None`` leaves the layer as is.
+    """
+
+    weight: TensorConfig = TensorConfig()
+    input: TensorConfig = TensorConfig()
+    smoothquant_alpha: float | None = None
+
+    @property
+    def quantized(self) -> bool:
+        return self.weight.quantized or self.input.quantized
+
+    @property
+    def label(self) -> str:
+        return f"W {self.weight.label} / A {self.input.label}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"weight": self.weight.to_dict(), "input": self.input.to_dict()}
+        if self.smoothquant_alpha is not None:
+            data["smoothquant_alpha"] = self.smoothquant_alpha
+        return data
+
+
+@dataclass(frozen=True)
+class LayerOverride:
+    """A partial configuration: only the fields given replace the ones below it."""
+
+    weight: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any] = field(default_factory=dict)
+    smoothquant_alpha: float | None = None
+
+    def apply_to(self, config: LayerConfig, where: str) -> LayerConfig:
+        weight = config.weight
+        if self.weight:
+            weight = TensorConfig.from_dict({**weight.to_dict(), **self.weight}, f"{where}.weight")
+        inputs = config.input
+        if self.input:
+            inputs = TensorConfig.from_dict({**inputs.to_dict(), **self.input}, f"{where}.input")
+        alpha = config.smoothquant_alpha
+        if self.smoothquant_alpha is not None:
+            alpha = None if self.smoothquant_alpha < 0 else self.smoothquant_alpha
+        return LayerConfig(weight, inputs, alpha)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.weight:
+            data["weight"] = dict(self.weight)
+        if self.input:
+            data["input"] = dict(self.input)
+        if self.smoothquant_alpha is not None:
+            data["smoothquant_alpha"] = self.smoothquant_alpha
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> LayerOverride:
+        if not isinstance(data, dict):
+            raise QuantvizError(f"{where} must be an object; got {data!r}")
+        unknown = sorted(set(data) - {"weight", "input", "smoothquant_alpha", "pattern"})
+        if unknown:
+            raise QuantvizError(
+                f"{where} has unknown field(s) {', '.join(unknown)}; "
+                "allowed: weight, input, smoothquant_alpha"
+            )
+        alpha = data.get("smoothquant_alpha")
+        _check_alpha(alpha, f"{where}.smoothquant_alpha", allow_negative=True)
+        override = cls(
+            weight=_tensor_fields(data.get("weight", {}), f"{where}.weight"),
+            input=_tensor_fields(data.get("input", {}), f"{where}.input"),
+            smoothquant_alpha=alpha,
+        )
+        # Validate the values now, so a bad file fails on load rather than on use.
+        override.apply_to(LayerConfig(), where)
+        return override
+
+
+def _check_alpha(alpha: Any, where: str, allow_negative: bool = False) -> None:
+    if alpha is None:
+        return
+    if not isinstance(alpha, int | float) or not math.isfinite(alpha):
+        raise QuantvizError(f"{where} must be a number between 0 and 1; got {alpha!r}")
+    if allow_negative and alpha < 0:
+        return  # a negative alpha in an override switches SmoothQuant off
+    if not 0.0 <= alpha <= 1.0:
+        raise QuantvizError(f"{where} must be between 0 and 1; got {alpha!r}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An override applied to every layer whose qualified name matches ``pattern``."""
+
+    pattern: str
+    override: LayerOverride
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.pattern)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, **self.override.to_dict()}
+
+
+@dataclass
+class PrecisionPlan:
+    """Defaults, ordered rules and per-layer overrides, plus scales once known.
+
+    ``scales[layer]`` maps ``"weight"`` and ``"input"`` to :class:`QParams` from
+    calibration or QAT. ``model`` records the model spec and hash the plan was made for.
+    """
+
+    defaults: LayerConfig = LayerConfig()
+    rules: list[Rule] = field(default_factory=list)
+    overrides: dict[str, LayerOverride] = field(default_factory=dict)
+    scales: dict[str, dict[str, QParams]] = field(default_factory=dict)
+    smoothing: dict[str, list[float]] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    version: int = PLAN_VERSION
+
+    def resolve(self, name: str) -> LayerConfig:
+        """The configuration of layer ``name`` after defaults, rules and overrides."""
+        config = self.defaults
+        for index, rule in enumerate(self.rules):
+            if rule.matches(name):
+                config = rule.override.apply_to(config, f"rules[{index}]")
+        if name in self.overrides:
+            config = self.overrides[name].apply_to(config, f"overrides[{name!r}]")
+        return config
+
+    def resolve_all(self, names: Iterable[str]) -> dict[str, LayerConfig]:
+        return {name: self.resolve(name) for name in names}
+
+    def unknown_layers(self, names: Iterable[str]) -> list[str]:
+        """Override names that are not layers of the model, and rules matching none."""
+        known = set(names)
+        problems = [f"override {name!r}" for name in self.overrides if name not in known]
+        for rule in self.rules:
+            if not any(rule.matches(name) for name in known):
+                problems.append(f"rule {rule.pattern!r} (matches no layer)")
+        return problems
+
+    def set_layer(
+        self, name: str, weight: dict[str, Any] | None = None, input: dict[str, Any] | None = None
+    ) -> None:
+        """Merge ``weight``/``input`` fields into layer ``name``'s override."""
+        current = self.overrides.get(name, LayerOverride())
+        merged = LayerOverride(
+            weight={**current.weight, **(weight or {})},
+            input={**current.input, **(input or {})},
+            smoothquant_alpha=current.smoothquant_alpha,
+        )
+        merged.apply_to(LayerConfig(), f"overrides[{name!r}]")
+        self.overrides[name] = merged
+        # Scales computed for the old format no longer apply.
+        self.scales.pop(name, None)
+
+    def copy(self) -> PrecisionPlan:
+        return PrecisionPlan.from_dict(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "version": self.version,
+            "model": dict(self.model),
+            "notes": self.notes,
+            "defaults": self.defaults.to_dict(),
+            "rules": [rule.to_dict() for rule in self.rules],
+            "overrides": {name: o.to_dict() for name, o in self.overrides.items()},
+            "scales": {
+                name: {role: qparams.to_dict() for role, qparams in roles.items()}
+                for name, roles in self.scales.items()
+            },
+            "smoothing": {name: list(values) for name, values in self.smoothing.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PrecisionPlan:
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise QuantvizError(
+                f'not a quantviz plan: the top-level object needs "format": "{PLAN_FORMAT}"'
+            )
+        version = data.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise QuantvizError(f"plan version must be a positive integer; got {version!r}")
+        if version > PLAN_VERSION:
+            raise QuantvizError(
+                f"plan version {version} is newer than this quantviz reads ({PLAN_VERSION}); "
+                "upgrade quantviz to open it"
+            )
+        defaults = LayerOverride.from_dict(data.get("defaults", {}), "defaults").apply_to(
+            LayerConfig(), "defaults"
+        )
+        _check_alpha(defaults.smoothquant_alpha, "defaults.smoothquant_alpha")
+        rules_data = data.get("rules", [])
+        if not isinstance(rules_data, list):
+            raise QuantvizError(f"rules must be a list; got {rules_data!r}")
+        rules = []
+        for index, item in enumerate(rules_data):
+            where = f"rules[{index}]"
+            pattern = item.get("pattern") if isinstance(item, dict) else None
+            if not isinstance(pattern, str) or not pattern:
+                raise QuantvizError(f"{where}.pattern must be a non-empty string; got {pattern!r}")
+            rules.append(Rule(pattern, LayerOverride.from_dict(item, where)))
+        overrides_data = data.get("overrides", {})
+        if not isinstance(overrides_data, dict):
+            raise QuantvizError(f"overrides must be an object; got {overrides_data!r}")
+        overrides = {
+            str(name): LayerOverride.from_dict(value, f"overrides[{name!r}]")
+            for name, value in overrides_data.items()
+        }
+        return cls(
+            defaults=defaults,
+            rules=rules,
+            overrides=overrides,
+            scales=_scales_from_dict(data.get("scales", {})),
+            smoothing=_smoothing_from_dict(data.get("smoothing", {})),
+            model=dict(data.get("model", {})) if isinstance(data.get("model"), dict) else {},
+            notes=str(data.get("notes", "")),
+            version=version,
+        )
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> PrecisionPlan:
+        data = read_json(path, "plan")
+        try:
+            return cls.from_dict(data)
+        except QuantvizError as error:
+            raise QuantvizError(f"invalid plan file {path}: {error}") from None
+
+
+def _scales_from_dict(data: Any) -> dict[str, dict[str, QParams]]:
+    if not isinstance(data, dict):
+        raise QuantvizError(f"scales must be an object; got {data!r}")
+    scales: dict[str, dict[str, QParams]] = {}
+    for name, roles in data.items():
+        if not isinstance(roles, dict):
+            raise QuantvizError(f"scales[{name!r}] must be an object; got {roles!r}")
+        scales[name] = {}
+        for role, value in roles.items():
+            if role not in ("weight", "input"):
+                raise QuantvizError(
+                    f"scales[{name!r}] has unknown role {role!r}; use weight or input"
+                )
+            try:
+                qparams = QParams.from_dict(value)
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise QuantvizError(f"scales[{name!r}][{role!r}] is invalid: {error}") from None
+            if not bool((qparams.scale > 0).all()) or not bool(qparams.scale.isfinite().all()):
+                raise QuantvizError(
+                    f"scales[{name!r}][{role!r}] has a scale that is not finite and positive"
+                )
+            scales[name][role] = qparams
+    return scales
+
+
+def _smoothing_from_dict(data: Any) -> dict[str, list[float]]:
+    if not isinstance(data, dict):
+        raise QuantvizError(f"smoothing must be an object; got {data!r}")
+    result = {}
+    for name, values in data.items():
+        if not isinstance(values, list) or not all(
+            isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in values
+        ):
+            raise QuantvizError(
+                f"smoothing[{name!r}] must be a list of positive numbers (per-channel factors)"
+            )
+        result[name] = [float(v) for v in values]
+    return result
+
+
+def uniform_plan(weight: TensorConfig, inputs: TensorConfig, **kwargs: Any) -> PrecisionPlan:
+    """A plan that gives every layer the same weight and input configuration."""
+    return PrecisionPlan(defaults=LayerConfig(weight, inputs), **kwargs)
+
+
+def with_defaults(plan: PrecisionPlan, **changes: Any) -> PrecisionPlan:
+    copy = plan.copy()
+    copy.defaults = replace(copy.defaults, **changes)
+    return copy
