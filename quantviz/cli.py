@@ -18,6 +18,8 @@ from quantviz.progress import CancelToken, ProgressEvent
 
 logger = logging.getLogger("quantviz")
 
+COMMAND_MODULES = ("quantviz.cli_plan", "quantviz.cli_qat", "quantviz.cli_export")
+
 
 class ProgressBar:
     """Draws engine progress events as one tqdm bar per stage on stderr."""
@@ -260,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     formats = commands.add_parser("formats", help="list the numeric formats and their ranges")
     formats.set_defaults(handler=cmd_formats)
+
+    # Commands of the plan, QAT and export workflows live beside their engine code;
+    # each module's register() adds its subcommands with their handlers.
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(commands)
     return parser
 
 

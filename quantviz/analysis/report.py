@@ -553,9 +553,7 @@ def plot_metric_heatmap(analysis: ModelAnalysis) -> Figure | None:
 
 
 def _risk_cmap() -> Colormap:
-    cmap = colormaps["RdYlGn_r"].copy()
-    cmap.set_bad("0.85")
-    return cmap
+    return colormaps["RdYlGn_r"].with_extremes(bad="0.85")
 
 
 # ---------------------------------------------------------------------------------------------
