@@ -52,16 +52,16 @@ def recommend(
     if sensitivity is not None and sensitivity.both > keep_threshold:
         return Recommendation(
             FLOAT,
-            f"keep float: quantizing this layer alone costs {sensitivity.metric} "
-            f"{sensitivity.both:.3g}, over {keep_threshold:.3g} (20x the median layer)",
+            f"quantizing this layer alone costs {_metric_label(sensitivity.metric)} "
+            f"{sensitivity.both:.3g}, over the keep-float threshold {keep_threshold:.3g}",
         )
     if int8_score >= fp8_score - INT8_MARGIN_DB:
         return Recommendation(
             INT8,
-            f"INT8: W {w_int8:.1f} dB per channel, A {_db(a_int8)} per tensor, "
-            f"vs FP8 {fp8_score:.1f} dB",
+            f"W {w_int8:.1f} dB per channel, A {_db(a_int8)} per tensor, "
+            f"vs FP8 E4M3 {fp8_score:.1f} dB",
         )
-    reason = f"FP8 E4M3: {fp8_score:.1f} dB vs INT8 {int8_score:.1f} dB"
+    reason = f"{fp8_score:.1f} dB vs INT8 {int8_score:.1f} dB"
     if inputs is not None and a_int8 < w_int8:
         outliers = inputs.outliers
         reason += (
@@ -69,6 +69,10 @@ def recommend(
             f"kurtosis {outliers.kurtosis:.0f}) need FP8's range"
         )
     return Recommendation(FP8, reason)
+
+
+def _metric_label(metric: str) -> str:
+    return {"kl": "logits KL", "cosine_loss": "1 - embedding cosine"}.get(metric, metric)
 
 
 def _db(value: float) -> str:

@@ -39,10 +39,10 @@ from quantviz.errors import QuantvizError
 from quantviz.io import atomic_write_text
 
 # PNG resolution and the widest model-wide chart, in inches. At 90 dpi the MiniLM
-# report (37 layers, 12 detailed) is about 2 MB.
+# report (37 layers, 12 detailed) is about 3.6 MB.
 DPI = 90
 MAX_CHART_WIDTH = 20.0
-# Axis labels shown on model-wide charts; every Nth layer is labelled above this.
+# Maximum x axis labels of a model-wide chart. With more layers, every Nth one is labelled.
 MAX_AXIS_LABELS = 48
 # SQNR colour bands of the table and charts, in dB.
 SQNR_RED_BELOW = 20.0
@@ -56,7 +56,7 @@ A_FP8 = "fp8_e4m3_tensor"
 A_INT8 = "int8_sym_tensor"
 
 CHOICE_LABELS = {FP8: "FP8 E4M3", INT8: "INT8 per channel", FLOAT: "keep float"}
-# Bytes per weight element for each recommendation; a layer with none stays float32.
+# Bytes per weight element for each recommendation. A layer without one stays float32.
 CHOICE_BYTES = {FP8: 1, INT8: 1, FLOAT: 4}
 FLOAT32_BYTES = 4
 
@@ -79,7 +79,7 @@ def write_report(
 
 
 def render_report(analysis: ModelAnalysis, *, max_layers_detailed: int = 12) -> str:
-    """Return the report of ``analysis`` as an HTML document."""
+    """Render ``analysis`` as an HTML document and return its text."""
     if max_layers_detailed < 0:
         raise QuantvizError(f"max_layers_detailed must be 0 or more; got {max_layers_detailed!r}")
     detailed = select_detailed_layers(analysis, max_layers_detailed)
@@ -101,14 +101,14 @@ def render_report(analysis: ModelAnalysis, *, max_layers_detailed: int = 12) -> 
 
 
 def _sqnr(tensor: TensorAnalysis | None, candidate: str) -> float:
-    """SQNR in dB, ``inf`` for an exact result, NaN when the tensor or candidate is missing."""
+    """Return the SQNR in dB: ``inf`` when exact, NaN when the tensor or candidate is missing."""
     if tensor is None or candidate not in tensor.results:
         return math.nan
     return float(tensor.results[candidate].metrics.sqnr_db)
 
 
 def _int8_score(report: LayerReport) -> float:
-    """The worse of INT8 weight (per channel) and input (per tensor) SQNR."""
+    """Return the worse of INT8 weight (per channel) and input (per tensor) SQNR."""
     values = [_sqnr(report.weight, W_INT8_CHANNEL), _sqnr(report.input, A_INT8)]
     finite_or_inf = [v for v in values if not math.isnan(v)]
     return min(finite_or_inf) if finite_or_inf else math.inf
@@ -257,7 +257,10 @@ def _fmt_bytes(count: int) -> str:
 
 
 def _sort_value(value: float | None) -> str:
-    """The ``data-v`` attribute the sort script reads: a JS number, or empty for none."""
+    """Format ``value`` for the ``data-v`` attribute that the sort script reads.
+
+    JavaScript's ``Number()`` parses the result. A missing value becomes an empty string.
+    """
     if value is None or math.isnan(value):
         return ""
     if math.isinf(value):
@@ -332,7 +335,7 @@ def _sqnr_bands(ax) -> None:
 
 
 def _plot_sqnr_series(ax, series: Sequence[tuple[str, str, list[float]]]) -> None:
-    """Draw SQNR lines; ``inf`` values become triangles at the top of the axes."""
+    """Draw SQNR lines. ``inf`` values become triangles at the top of the axes."""
     finite = [v for _, _, values in series for v in values if math.isfinite(v)]
     low = min(finite) if finite else 0.0
     high = max(finite) if finite else 60.0
@@ -357,7 +360,7 @@ def _plot_sqnr_series(ax, series: Sequence[tuple[str, str, list[float]]]) -> Non
 
 
 def plot_sqnr_chart(analysis: ModelAnalysis) -> Figure:
-    """Per-layer SQNR of FP8 E4M3 vs INT8: weights (per channel) and inputs (per tensor)."""
+    """Plot per-layer SQNR of FP8 E4M3 vs INT8 for weights (per channel) and inputs (per tensor)."""
     layers = analysis.layers
     names = [r.name for r in layers]
     has_inputs = any(r.input is not None for r in layers)
@@ -386,13 +389,16 @@ def plot_sqnr_chart(analysis: ModelAnalysis) -> Figure:
 
 
 def _positive_floor(values: Iterable[float]) -> float:
-    """A value below the smallest positive one, for drawing zeros on a log axis."""
+    """Return a value below the smallest positive one, for drawing zeros on a log axis."""
     positive = [v for v in values if math.isfinite(v) and v > 0]
     return min(positive) / 10 if positive else 1e-12
 
 
 def plot_sensitivity_chart(analysis: ModelAnalysis) -> Figure | None:
-    """Per-layer sensitivity on a log scale, keep-float layers in red; None without data."""
+    """Plot per-layer sensitivity on a log scale with keep-float layers in red.
+
+    Returns None when no layer has a sensitivity.
+    """
     layers = analysis.layers
     measured = {r.name: r.sensitivity for r in layers if r.sensitivity is not None}
     if not measured:
@@ -434,7 +440,7 @@ def plot_sensitivity_chart(analysis: ModelAnalysis) -> Figure | None:
     ax.set_yscale("log")
     # Headroom above the tallest bar keeps the legend off the bars.
     ax.set_ylim(bottom=floor, top=max(finite_top, floor) * 30)
-    ax.set_ylabel(_sensitivity_label(metric) + " (log scale)")
+    ax.set_ylabel(f"{_sensitivity_label(metric)}\n(log scale)")
     ax.set_title("Sensitivity: output change when only this layer is quantized to INT8")
     ax.grid(axis="y", which="major", alpha=0.3)
     line_handles, _ = ax.get_legend_handles_labels()
@@ -444,7 +450,7 @@ def plot_sensitivity_chart(analysis: ModelAnalysis) -> Figure | None:
 
 
 def _sensitivity_label(metric: str) -> str:
-    return {"kl": "mean logits KL (nats)", "cosine_loss": "1 - cosine of pooled output"}.get(
+    return {"kl": "mean logits KL (nats)", "cosine_loss": "1 - cosine of pooled embeddings"}.get(
         metric, metric
     )
 
@@ -489,7 +495,7 @@ def _short_candidate(key: str) -> str:
 
 
 def _risk_column(column: _MetricColumn) -> np.ndarray:
-    """Scale a column to [0, 1] over its own range, 1 meaning worst; NaN stays NaN.
+    """Scale a column to [0, 1] over its own range, with 1 for the worst value and NaN kept.
 
     ``inf`` SQNR (exact) counts as best; an infinite ratio or sensitivity as worst.
     Log columns are scaled in log10, with zero and negative values at the column floor.
@@ -517,12 +523,17 @@ def _risk_column(column: _MetricColumn) -> np.ndarray:
 
 
 def plot_metric_heatmap(analysis: ModelAnalysis) -> Figure | None:
-    """Layers x metrics, each column scaled to its own range; None when nothing to show."""
+    """Plot a layers x metrics heatmap, each column scaled to its own range.
+
+    Returns None when there are no layers or no measured metric.
+    """
     layers = analysis.layers
     columns = _metric_columns(analysis)
     if not layers or not columns:
         return None
     matrix = np.column_stack([_risk_column(c) for c in columns])
+
+    # About 0.13 inch per layer row, so 6-point names stay legible.
     height = min(40.0, max(3.5, 0.13 * len(layers) + 2.2))
     figure = _figure(2.6 + 0.75 * len(columns) + 2.8, height)
     ax = figure.subplots()
@@ -534,6 +545,7 @@ def plot_metric_heatmap(analysis: ModelAnalysis) -> Figure | None:
         vmax=1,
         interpolation="nearest",
     )
+
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels(
         [c.label + (" (log)" if c.log else "") for c in columns],
@@ -541,11 +553,13 @@ def plot_metric_heatmap(analysis: ModelAnalysis) -> Figure | None:
         ha="right",
         fontsize=8,
     )
+    # Every layer is named up to 120 rows; beyond that every Nth one.
     step = max(1, math.ceil(len(layers) / 120))
     rows = list(range(0, len(layers), step))
     ax.set_yticks(rows)
     ax.set_yticklabels([_axis_label(layers[i].name, 44) for i in rows], fontsize=6)
     ax.set_title("Per-layer metrics, each column scaled to its own range", fontsize=10)
+
     colorbar = figure.colorbar(image, ax=ax, shrink=min(1.0, 6 / height), pad=0.01)
     colorbar.set_ticks([0, 1])
     colorbar.set_ticklabels(["best in column", "worst in column"])
@@ -571,13 +585,17 @@ def _draw_histograms(
     overlays: Sequence[tuple[str, str]],
     title: str,
 ) -> bool:
-    """Float histogram plus dequantized ones on a log y axis; False when there are no values."""
+    """Draw the float histogram and the dequantized ones on a log y axis.
+
+    Returns False, after drawing a notice, when the histogram has no values.
+    """
     histogram = tensor.histogram
     counts = np.asarray(histogram.counts, dtype=float)
     ax.set_title(title, fontsize=10)
     if counts.size == 0 or counts.sum() <= 0:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
         return False
+
     edges = np.asarray(histogram.edges, dtype=float)
     ax.stairs(counts, edges, fill=True, color=FLOAT_COLOR, alpha=0.35, label="float")
     peak = float(counts.max())
@@ -595,8 +613,13 @@ def _draw_histograms(
             alpha=0.85,
             label=f"{_candidate_label(key)}, dequantized",
         )
+
     ax.set_yscale("log")
     ax.set_ylim(bottom=0.5, top=peak * 3)
+    # The histogram's own range: a clip range far outside it (all-zero tensors) is in
+    # the legend instead of squeezing the histogram into one bin.
+    margin = 0.03 * (edges[-1] - edges[0])
+    ax.set_xlim(edges[0] - margin, edges[-1] + margin)
     ax.set_ylabel("count (log scale)")
     return True
 
@@ -611,17 +634,26 @@ def _draw_fp8_grid(ax, result: FormatResult | None) -> None:
         )
     for edge in result.clip_range:
         ax.axvline(edge, color=FP8_COLOR, ls="--", lw=1.0)
-    ax.plot([], [], "|", color=FP8_COLOR, markersize=8, label="FP8 E4M3 grid (ticks), clip range")
+    label = f"FP8 E4M3 grid (ticks), clip range {_fmt_range(result.clip_range)}"
+    ax.plot([], [], "|", color=FP8_COLOR, markersize=8, label=label)
 
 
 def _draw_int8_clip(ax, result: FormatResult | None) -> None:
-    """Mark an INT8 clip range; its grid is uniform, so the legend gives the step instead."""
+    """Mark an INT8 clip range. Its grid is uniform, so the legend gives the step instead."""
     if result is None:
         return
     for edge in result.clip_range:
         ax.axvline(edge, color=INT8_COLOR, ls="-.", lw=1.0)
     step = f", step {_fmt_num(result.scale_max)}" if result.scale_min == result.scale_max else ""
-    ax.plot([], [], "-.", color=INT8_COLOR, label=f"INT8 clip range{step}")
+    label = f"INT8 clip range {_fmt_range(result.clip_range)}{step}"
+    ax.plot([], [], "-.", color=INT8_COLOR, label=label)
+
+
+def _fmt_range(clip_range: tuple[float, float]) -> str:
+    low, high = clip_range
+    if low == -high:
+        return f"±{_fmt_num(high)}"
+    return f"[{_fmt_num(low)}, {_fmt_num(high)}]"
 
 
 def _legend_below(ax) -> None:
@@ -629,7 +661,7 @@ def _legend_below(ax) -> None:
 
 
 def plot_layer_distributions(report: LayerReport) -> Figure:
-    """Weight histogram, input histogram and per-channel input absmax of one layer."""
+    """Plot the weight histogram, input histogram and per-channel input absmax of one layer."""
     inputs = report.input
     panels = 1 if inputs is None else 3
     figure = _figure(7.0 if inputs is None else 15.0, 4.2)
@@ -668,6 +700,7 @@ def _draw_channel_absmax(ax, inputs: TensorAnalysis) -> None:
     if absmax.size == 0:
         ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
         return
+
     floor = _positive_floor(absmax.tolist())
     shown = np.maximum(absmax, floor)
     ax.plot(np.arange(absmax.size), shown, color="tab:gray", lw=0.7, label="channel absmax")
@@ -676,6 +709,7 @@ def _draw_channel_absmax(ax, inputs: TensorAnalysis) -> None:
         ax.axhline(median, color="tab:green", lw=1, label=f"median {median:.3g}")
     threshold = outliers.threshold
     ax.axhline(threshold, color="k", ls=":", lw=1.2, label=f"LLM.int8 threshold {threshold:g}")
+
     top = outliers.top_channels[:5]
     if top:
         ax.plot(
@@ -694,6 +728,7 @@ def _draw_channel_absmax(ax, inputs: TensorAnalysis) -> None:
                 xytext=(3, 3),
                 fontsize=7,
             )
+
     ax.set_yscale("log")
     bottom = max(float(shown.min()) / 2, floor)
     ax.set_ylim(bottom=bottom, top=max(float(shown.max()), threshold) * 3)
@@ -710,7 +745,7 @@ def _heatmap_array(heatmap: Heatmap | None) -> np.ndarray | None:
 
 
 def plot_layer_heatmaps(report: LayerReport) -> Figure | None:
-    """Weight error maps (FP8, INT8, FP8 minus INT8) and the input's token x channel map.
+    """Plot weight error maps (FP8, INT8, FP8 minus INT8) and the input's token x channel map.
 
     Returns None when the analysis stored none of these heatmaps.
     """
@@ -761,7 +796,7 @@ def plot_layer_heatmaps(report: LayerReport) -> Figure | None:
 
 
 def _activation_norm(matrix: np.ndarray) -> LogNorm | None:
-    """A log colour scale over the positive values, so outlier channels and the rest both show."""
+    """Build a log colour scale over the positive values, so outliers and the rest both show."""
     positive = matrix[matrix > 0]
     if positive.size == 0:
         return None
@@ -852,7 +887,7 @@ def _summary_section(analysis: ModelAnalysis) -> str:
         '<section id="summary"><h2>Summary</h2>'
         f'<div class="counts">{items}</div>'
         "<h3>Weight size</h3>"
-        '<table class="plain"><tr><th>plan</th><th>bytes</th><th></th><th>of float32</th></tr>'
+        '<table class="plain"><tr><th>plan</th><th>bytes</th><th>size</th><th>of float32</th></tr>'
         f"{size_rows}</table>"
         f'<p class="note">{size.weight_elements:,} weight elements in the analysed layers, '
         "1 byte each in FP8 or INT8 and 4 in float32. Biases, quantization scales and "
@@ -881,8 +916,8 @@ def _charts_section(analysis: ModelAnalysis) -> str:
     else:
         parts.append(
             '<p class="note">Bars: the model output change when only this layer has INT8 '
-            "weights and inputs; markers: weights only and inputs only. Zero or negative "
-            "changes are drawn at the bottom of the axis.</p>"
+            "weights (per channel) and inputs (per tensor). Markers: weights only and inputs "
+            "only. Zero or negative changes are drawn at the bottom of the axis.</p>"
         )
         parts.append(_image(sensitivity, "sensitivity per layer, log scale"))
 
@@ -934,7 +969,7 @@ _TABLE_COLUMNS = (
 
 
 def _cell(text: str, sort: float | None = None, css: str = "", title: str = "") -> str:
-    """A table cell; ``sort`` becomes the ``data-v`` number the sort script reads."""
+    """Build a table cell. ``sort`` becomes the ``data-v`` number that the sort script reads."""
     attributes = ""
     if sort is not None:
         attributes += f' data-v="{_sort_value(sort)}"'
@@ -1045,29 +1080,32 @@ def _details_section(detailed: list[tuple[LayerReport, str]]) -> str:
 
 def _layer_detail(index: int, report: LayerReport, reason: str) -> str:
     info = report.info
-    recommendation = report.recommendation
+    shape = " × ".join(str(size) for size in info.weight_shape)
+    recommendation = (
+        f" {_esc(report.recommendation.reason)}." if report.recommendation is not None else ""
+    )
     parts = [
         f'<article id="layer-{index}"><h3><code>{_esc(info.name)}</code></h3>',
-        f'<p class="note">Selected: {_esc(reason)}. {_esc(info.kind)}, weight '
-        f"{_esc(' × '.join(str(s) for s in info.weight_shape))}, {info.num_params:,} parameters. "
-        f"Recommendation: <b>{_esc(_choice_label(report))}</b>"
-        + (f" ({_esc(recommendation.reason)})" if recommendation else "")
-        + ".</p>",
+        f'<p class="note">Selected for: {_esc(reason)}. Kind {_esc(info.kind)}, weight '
+        f"{_esc(shape)}, {info.num_params:,} parameters.</p>",
+        f"<p>Recommendation: <b>{_esc(_choice_label(report))}</b>.{recommendation}</p>",
     ]
+
     parts.append(_image(plot_layer_distributions(report), f"{info.name} histograms"))
     parts.append(
         '<p class="note">Histograms: grey is the float tensor, lines the dequantized values '
-        "on the same bins. Ticks mark grid points of per-tensor formats and dashed lines "
-        "the clipping range (INT8 per channel has one grid per channel, so none is drawn).</p>"
+        "on the same bins. Ticks along the bottom are FP8 E4M3 grid points, dashed lines "
+        "the FP8 clip range and dash-dotted lines the INT8 per-tensor clip range. INT8 per "
+        "channel has one grid per channel, so none is drawn.</p>"
     )
     heatmaps = plot_layer_heatmaps(report)
     if heatmaps is not None:
         parts.append(_image(heatmaps, f"{info.name} error and activation heatmaps"))
         parts.append(
-            '<p class="note">Weight error maps are the block maximum of |W - Q(W)| on one '
-            "colour scale; the difference map uses the same scale, so the two formats can "
-            "be compared cell by cell.</p>"
+            '<p class="note">Weight error maps show the maximum |W - Q(W)| in each block, all '
+            "three on one colour scale, so the formats compare cell by cell.</p>"
         )
+
     parts.append('<div class="columns">')
     parts.append(_metrics_table(report))
     parts.append(_outlier_tables(report))
@@ -1092,24 +1130,28 @@ def _metrics_table(report: LayerReport) -> str:
                 f"<td class='num'>{_fmt_pct(metrics.underflow_fraction)}</td>"
                 f"<td class='num'>{_fmt_scale(result)}</td></tr>"
             )
+    input_note = ""
+    if report.input is not None:
+        input_note = (
+            '<p class="note">Input MSE, SQNR, cosine, max error and underflow are measured on '
+            "the first calibration sequence, with scales from all of them; the clipped share "
+            "covers every calibration value.</p>"
+        )
     sensitivity = report.sensitivity
     extra = ""
     if sensitivity is not None:
+        perplexity = ""
+        if sensitivity.perplexity_change is not None:
+            perplexity = f", perplexity {100 * sensitivity.perplexity_change:+.2f}%"
         extra = (
             f'<p class="note">Sensitivity ({_esc(_sensitivity_label(sensitivity.metric))}): '
             f"weights {_fmt_num(sensitivity.weights)}, inputs {_fmt_num(sensitivity.inputs)}, "
-            f"both {_fmt_num(sensitivity.both)}"
-            + (
-                f", perplexity {100 * sensitivity.perplexity_change:+.2f}%"
-                if sensitivity.perplexity_change is not None
-                else ""
-            )
-            + ".</p>"
+            f"both {_fmt_num(sensitivity.both)}{perplexity}.</p>"
         )
     return (
         '<div><h4>Error metrics</h4><table class="plain"><tr><th>tensor</th><th>format</th>'
         "<th>MSE</th><th>SQNR dB</th><th>cosine</th><th>max abs error</th><th>clipped</th>"
-        f"<th>underflow</th><th>scale</th></tr>{''.join(rows)}</table>{extra}</div>"
+        f"<th>underflow</th><th>scale</th></tr>{''.join(rows)}</table>{input_note}{extra}</div>"
     )
 
 
@@ -1131,15 +1173,14 @@ def _outlier_tables(report: LayerReport) -> str:
         if tensor is None:
             continue
         stats = tensor.outliers
+        nonfinite = f", {tensor.nonfinite:,} non-finite" if tensor.nonfinite else ""
         parts.append(
             f"<h4>{_esc(role.capitalize())} outliers</h4><p class='note'>"
             f"kurtosis {_fmt_num(stats.kurtosis)}, "
             f"channel max/median {_fmt_num(stats.channel_ratio)}, "
             f"mean {_fmt_num(stats.mean)}, std {_fmt_num(stats.std)}, "
             f"{stats.beyond_k_sigma:,} values beyond {stats.k_sigma:g} σ, "
-            f"{stats.beyond_threshold:,} with |x| ≥ {stats.threshold:g}"
-            + (f", {tensor.nonfinite:,} non-finite" if tensor.nonfinite else "")
-            + ".</p>"
+            f"{stats.beyond_threshold:,} with |x| ≥ {stats.threshold:g}{nonfinite}.</p>"
         )
         if stats.top_channels:
             median = float(np.median(stats.channel_absmax)) if stats.channel_absmax else 0.0
@@ -1150,13 +1191,14 @@ def _outlier_tables(report: LayerReport) -> str:
             )
             axis = "output channel" if role == "weight" else "channel"
             parts.append(
-                f'<table class="plain"><tr><th>{axis}</th><th>absmax</th><th>/ median</th></tr>'
-                f"{rows}</table>"
+                f'<table class="plain"><caption>Top {role} channels</caption>'
+                f"<tr><th>{axis}</th><th>absmax</th><th>/ median</th></tr>{rows}</table>"
             )
         if stats.top_tokens:
             rows = "".join(_token_row(token) for token in stats.top_tokens)
             parts.append(
-                '<table class="plain"><tr><th>token</th><th>sequence</th><th>position</th>'
+                '<table class="plain"><caption>Top outlier tokens</caption>'
+                "<tr><th>token</th><th>sequence</th><th>position</th>"
                 f"<th>channel</th><th>absmax</th></tr>{rows}</table>"
             )
     parts.append("</div>")
@@ -1192,6 +1234,7 @@ th, td { border: 1px solid #ddd; padding: 2px 6px; vertical-align: top; }
 th { background: #f3f3f3; text-align: left; }
 table.meta th { width: 12em; }
 table.plain { margin: .3em 0 .8em; }
+caption { text-align: left; font-weight: bold; padding: .2em 0; }
 table.sortable th { cursor: pointer; white-space: nowrap; position: sticky; top: 0; }
 table.sortable th[data-order="asc"]::after { content: " ▲"; }
 table.sortable th[data-order="desc"]::after { content: " ▼"; }
@@ -1210,8 +1253,8 @@ td.choice.fp8_e4m3 { color: #1f5f99; } td.choice.int8_channel { color: #a35200; 
 article { border-top: 1px solid #eee; margin-top: 1.5em; }
 """
 
-# Click-to-sort for tables with class "sortable": numbers come from data-v, text otherwise;
-# cells without a number sort last in both directions.
+# Click-to-sort for tables with class "sortable". Cells sort by their data-v number, or by
+# text when they have none. Cells with an empty data-v sort last in both directions.
 _SORT_SCRIPT = """
 document.querySelectorAll("table.sortable th").forEach(function (th, column) {
   th.addEventListener("click", function () {

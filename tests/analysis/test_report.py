@@ -61,6 +61,26 @@ def weights_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def weights_report(weights_file, tmp_path_factory) -> str:
+    """The report of a weight-only analysis: no inputs, no sensitivity."""
+    analysis = analyze_weights_file(weights_file)
+    path = write_report(analysis, tmp_path_factory.mktemp("weights_report") / "report.html")
+    return path.read_text(encoding="utf-8")
+
+
+def _table_row(text: str, layer: str) -> dict[str, str]:
+    """The cells of ``layer``'s row in the layer table, keyed by column header."""
+    table = text[text.index('<table class="sortable layers">') :]
+    table = table[: table.index("</table>")]
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", table)
+    for row in re.findall(r"<tr>(.*?)</tr>", table):
+        cells = re.findall(r"<td[^>]*>.*?</td>", row)
+        if f"<code>{html.escape(layer)}</code>" in row:
+            return dict(zip(headers, cells, strict=True))
+    raise AssertionError(f"no table row for {layer}")
+
+
 def _png_images(text: str) -> list[bytes]:
     return [base64.b64decode(data) for data in DATA_URI.findall(text)]
 
@@ -112,9 +132,9 @@ def test_report_table_colours_sqnr(llama_report):
     assert re.search(r'<td data-v="[-0-9.e]+" class="num (bad|warn|good)">', table)
 
 
-def test_detail_count_follows_limit(llama_analysis):
+def test_detail_count_follows_limit(llama_report, llama_analysis):
+    assert llama_report.count("<article") == 2
     assert render_report(llama_analysis, max_layers_detailed=0).count("<article") == 0
-    assert render_report(llama_analysis, max_layers_detailed=1).count("<article") == 1
 
 
 def test_negative_detail_limit_rejected(llama_analysis):
@@ -145,46 +165,38 @@ def test_model_size_counts_choices(llama_analysis):
     for report in analysis.layers:
         report.recommendation.choice = INT8
     elements = sum(report.weight.histogram.total for report in analysis.layers)
-    kept = analysis.layers[0]
-    kept.recommendation.choice = FLOAT
-    kept_elements = kept.info.weight_shape[0] * kept.info.weight_shape[1]
+    float_layer = analysis.layers[0]
+    float_layer.recommendation.choice = FLOAT
+    float_elements = float_layer.info.weight_shape[0] * float_layer.info.weight_shape[1]
 
     size = model_size(analysis)
 
     assert size.weight_elements == elements
     assert size.float32 == 4 * elements
     assert size.all_int8 == elements
-    assert size.recommended == elements + 3 * kept_elements
+    assert size.recommended == elements + 3 * float_elements
 
 
-def test_weight_only_report(weights_file, tmp_path):
-    analysis = analyze_weights_file(weights_file)
-    path = write_report(analysis, tmp_path / "report.html")
-
-    text = path.read_text(encoding="utf-8")
-    assert "weight-only analysis" in text
-    assert "model.layers.0.mlp.down_proj" in text
-    assert "Sensitivity was not measured" in text
-    assert "https://" not in text
-    images = _png_images(text)
+def test_weight_only_report(weights_report):
+    assert "weight-only analysis" in weights_report
+    assert "model.layers.0.mlp.down_proj" in weights_report
+    assert "Sensitivity was not measured" in weights_report
+    assert "https://" not in weights_report
+    assert weights_report.count("<article") == 3
+    images = _png_images(weights_report)
     assert images
     assert all(image.startswith(PNG_SIGNATURE) for image in images)
 
 
-def test_weight_only_zero_layer(weights_file):
-    analysis = analyze_weights_file(weights_file)
-    zero = analysis.layer("model.layers.0.zero")
-    assert zero.weight.sqnr("int8_sym_channel") == float("inf")
-
-    text = render_report(analysis, max_layers_detailed=3)
-
-    row = re.search(r"<tr>(?:(?!</tr>).)*model\.layers\.0\.zero<.*?</tr>", text)
-    assert row is not None
-    assert 'data-v="Infinity" class="num good">inf<' in row.group(0)
-    assert text.count("<article") == 3
+def test_weight_only_zero_layer(weights_report):
+    cells = _table_row(weights_report, "model.layers.0.zero")
+    # All-zero weights quantize exactly (SQNR inf) and have no kurtosis (NaN).
+    assert cells["W i8 channel"] == '<td data-v="Infinity" class="num good">inf</td>'
+    assert cells["W E4M3"] == '<td data-v="Infinity" class="num good">inf</td>'
+    assert cells["W kurt"] == '<td data-v="" class="num">–</td>'
+    assert cells["A E4M3"] == '<td data-v="" class="num">–</td>'
 
 
-def test_layer_names_escaped(weights_file):
-    text = render_report(analyze_weights_file(weights_file), max_layers_detailed=3)
-    assert "odd<b>&name" not in text
-    assert "odd&lt;b&gt;&amp;name" in text
+def test_layer_names_escaped(weights_report):
+    assert "odd<b>&name" not in weights_report
+    assert "odd&lt;b&gt;&amp;name" in weights_report
