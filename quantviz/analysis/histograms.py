@@ -51,9 +51,14 @@ def histogram(x: torch.Tensor, limit: float, bins: int = DEFAULT_BINS) -> Histog
     flat = x.detach().reshape(-1).float()
     if not all_finite(flat):
         flat = flat[torch.isfinite(flat)]
-    counts = torch.histc(flat.clamp(-limit, limit), bins=bins, min=-limit, max=limit)
+    # Bin index = (x + limit) * bins / (2 limit), computed in one fused op; values
+    # left of -limit give negative indices and truncate or clamp to bin 0.
+    index = torch.addcmul(
+        torch.tensor(bins / 2), flat, torch.tensor(bins / (2 * limit))
+    ).clamp_(0, bins - 1)
+    counts = torch.bincount(index.to(torch.int32), minlength=bins)
     edges = torch.linspace(-limit, limit, bins + 1)
-    return Histogram(_rounded(edges), counts.tolist())
+    return Histogram(_rounded(edges), counts.float().tolist())
 
 
 def rebin(centers: torch.Tensor, weights: torch.Tensor, limit: float, bins: int) -> Histogram:

@@ -20,7 +20,7 @@ from quantviz.quant.spec import QuantSpec
 DEGENERATE_SCALE = 1.0
 # Smallest scale written: the smallest normal float32, so that 1 / scale is finite.
 MIN_SCALE = torch.finfo(torch.float32).tiny
-# Largest magnitude a range end keeps; values beyond it saturate like any out-of-range value.
+# Largest magnitude of a range end. Values beyond it saturate like other out-of-range values.
 _MAX_RANGE_END = torch.finfo(torch.float32).max / 2
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rss import PeakRSS, current_rss_bytes  # noqa: E402
+from rss import PeakRSS, current_rss_bytes
 
 
 def machine() -> dict:
