@@ -107,9 +107,11 @@ def bench_smollm2(repeats: int) -> dict:
                 loaded.module(**batch)
         forward_times.append(time.perf_counter() - started)
 
-    weight_ratio = statistics.median(a / n for a, n in zip(analysis_times, native_times))
+    weight_ratio = statistics.median(
+        a / n for a, n in zip(analysis_times, native_times, strict=True)
+    )
     calibration_ratio = statistics.median(
-        c / f for c, f in zip(calibration_times, forward_times)
+        c / f for c, f in zip(calibration_times, forward_times, strict=True)
     )
     return {
         "layers": len(weights),
