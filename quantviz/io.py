@@ -34,6 +34,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     temp = Path(temp_name)
     try:
         write(temp)
+        # mkstemp creates the file private (0600); give it the mode a plain open()
+        # would, so replacing a file does not change who can read it.
+        os.chmod(temp, 0o666 & ~_current_umask())
         with open(temp, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temp, path)
@@ -49,6 +52,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             temp.unlink()
         raise
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
