@@ -9,8 +9,9 @@ QAT and export all read the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from quantviz.quant.modules import FakeQuantizer, QuantizedLayer
 from quantviz.quant.observers import make_observer
 from quantviz.quant.qparams import QParams, qparams_for_tensor
 from quantviz.quant.spec import QuantSpec
+from quantviz.smoothquant import update_smoothing
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,18 @@ class AppliedPlan:
                 roles["weight"] = wrapper.weight_quantizer.qparams()
             if wrapper.input_quantizer is not None:
                 roles["input"] = wrapper.input_quantizer.qparams()
+
+    @contextlib.contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Run the float model inside the block: the original layers are put back and
+        the wrappers re-inserted on exit, with their qparams unchanged."""
+        for name, wrapper in self.wrappers.items():
+            _set_module(self.loaded.module, name, wrapper.inner)
+        try:
+            yield
+        finally:
+            for name, wrapper in self.wrappers.items():
+                _set_module(self.loaded.module, name, wrapper)
 
     def __enter__(self) -> AppliedPlan:
         return self
@@ -103,11 +117,17 @@ def apply_plan(
 
     Stored scales in ``plan.scales`` are reused unless ``recalibrate`` is set. Input
     qparams that are not stored need ``batches`` (text batches as
-    :func:`quantviz.model.data.make_batches` returns). ``learnable=True`` makes the
-    scales trainable (LSQ) for QAT. On error or cancellation the model is restored.
+    :func:`quantviz.model.data.make_batches` returns). SmoothQuant factors for layers
+    with a ``smoothquant_alpha`` are computed first when the plan has none for that
+    alpha (see :func:`quantviz.smoothquant.update_smoothing`), which also needs
+    ``batches``. ``learnable=True`` makes the scales trainable (LSQ) for QAT. On error
+    or cancellation the model is restored.
     """
     applied = AppliedPlan(loaded, plan)
     try:
+        update_smoothing(
+            loaded, plan, batches, recalibrate=recalibrate, progress=progress, cancel=cancel
+        )
         _wrap_layers(applied, learnable, recalibrate, progress, cancel)
         _calibrate_inputs(applied, batches, learnable, recalibrate, progress, cancel)
     except BaseException:

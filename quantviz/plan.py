@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from quantviz.errors import QuantvizError
 from quantviz.io import atomic_write_json, read_json
-from quantviz.quant.observers import OBSERVERS
+from quantviz.quant.observers import OBSERVERS, make_observer
 from quantviz.quant.qparams import QParams
 from quantviz.quant.spec import GRANULARITIES, QuantSpec
 
@@ -35,6 +37,18 @@ PLAN_FORMATS: dict[str, tuple[str, bool] | None] = {
     "int8_asym": ("uint8", False),
 }
 TENSOR_FIELDS = ("format", "granularity", "group_size", "observer", "observer_settings")
+PLAN_FIELDS = (
+    "format",
+    "version",
+    "model",
+    "notes",
+    "defaults",
+    "rules",
+    "overrides",
+    "scales",
+    "smoothing",
+    "smoothing_alpha",
+)
 
 
 @dataclass(frozen=True)
@@ -51,17 +65,36 @@ class TensorConfig:
         _check_choice("format", self.format, PLAN_FORMATS)
         _check_choice("granularity", self.granularity, GRANULARITIES)
         _check_choice("observer", self.observer, OBSERVERS)
-        if self.granularity == "group" and (
-            not isinstance(self.group_size, int) or self.group_size < 1
+        if self.group_size is not None and (
+            isinstance(self.group_size, bool)
+            or not isinstance(self.group_size, int)
+            or self.group_size < 1
         ):
+            raise QuantvizError(f"group_size must be a positive integer; got {self.group_size!r}")
+        if self.granularity == "group" and self.group_size is None:
             raise QuantvizError(
-                f"group_size must be a positive integer for granularity 'group'; "
-                f"got {self.group_size!r}"
+                "group_size must be a positive integer for granularity 'group'; got None"
             )
         if not isinstance(self.observer_settings, dict):
             raise QuantvizError(
                 f"observer_settings must be an object; got {self.observer_settings!r}"
             )
+        if self.quantized and (self.observer != "minmax" or self.observer_settings):
+            self._check_observer()
+
+    def _check_observer(self) -> None:
+        """Build the observer once, so that bad settings fail when the plan is loaded."""
+        spec = self.spec(0)
+        if spec is None or spec.granularity == "group":
+            # Per-group weight qparams are always min-max; the observer is not used.
+            return
+        try:
+            make_observer(self.observer, spec, **self.observer_settings)
+        except QuantvizError as error:
+            raise QuantvizError(
+                f"observer {self.observer!r} with observer_settings {self.observer_settings!r} "
+                f"is invalid for {self.label}: {error}"
+            ) from None
 
     @property
     def quantized(self) -> bool:
@@ -141,13 +174,19 @@ class LayerConfig:
     input: TensorConfig = TensorConfig()
     smoothquant_alpha: float | None = None
 
+    def __post_init__(self) -> None:
+        _check_alpha(self.smoothquant_alpha, "smoothquant_alpha")
+
     @property
     def quantized(self) -> bool:
         return self.weight.quantized or self.input.quantized
 
     @property
     def label(self) -> str:
-        return f"W {self.weight.label} / A {self.input.label}"
+        label = f"W {self.weight.label} / A {self.input.label}"
+        if self.smoothquant_alpha is not None:
+            label += f" / SQ {self.smoothquant_alpha:g}"
+        return label
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"weight": self.weight.to_dict(), "input": self.input.to_dict()}
@@ -158,11 +197,24 @@ class LayerConfig:
 
 @dataclass(frozen=True)
 class LayerOverride:
-    """A partial configuration: only the fields given replace the ones below it."""
+    """A partial configuration: only the fields given replace the ones below it.
+
+    ``smoothquant_off`` switches SmoothQuant off for the layers it covers; in JSON it is
+    written as ``"smoothquant_alpha": null``. An absent key inherits the alpha below.
+    """
 
     weight: dict[str, Any] = field(default_factory=dict)
     input: dict[str, Any] = field(default_factory=dict)
     smoothquant_alpha: float | None = None
+    smoothquant_off: bool = False
+
+    def __post_init__(self) -> None:
+        _check_alpha(self.smoothquant_alpha, "smoothquant_alpha")
+        if self.smoothquant_off and self.smoothquant_alpha is not None:
+            raise QuantvizError(
+                f"smoothquant_off and smoothquant_alpha={self.smoothquant_alpha!r} contradict "
+                "each other; set one of them"
+            )
 
     def apply_to(self, config: LayerConfig, where: str) -> LayerConfig:
         weight = config.weight
@@ -172,8 +224,10 @@ class LayerOverride:
         if self.input:
             inputs = TensorConfig.from_dict({**inputs.to_dict(), **self.input}, f"{where}.input")
         alpha = config.smoothquant_alpha
-        if self.smoothquant_alpha is not None:
-            alpha = None if self.smoothquant_alpha < 0 else self.smoothquant_alpha
+        if self.smoothquant_off:
+            alpha = None
+        elif self.smoothquant_alpha is not None:
+            alpha = self.smoothquant_alpha
         return LayerConfig(weight, inputs, alpha)
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,39 +236,40 @@ class LayerOverride:
             data["weight"] = dict(self.weight)
         if self.input:
             data["input"] = dict(self.input)
-        if self.smoothquant_alpha is not None:
+        if self.smoothquant_off:
+            data["smoothquant_alpha"] = None
+        elif self.smoothquant_alpha is not None:
             data["smoothquant_alpha"] = self.smoothquant_alpha
         return data
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> LayerOverride:
+    def from_dict(cls, data: Any, where: str, allow_pattern: bool = False) -> LayerOverride:
         if not isinstance(data, dict):
             raise QuantvizError(f"{where} must be an object; got {data!r}")
-        unknown = sorted(set(data) - {"weight", "input", "smoothquant_alpha", "pattern"})
+        allowed = ["weight", "input", "smoothquant_alpha"] + (["pattern"] if allow_pattern else [])
+        unknown = sorted(str(key) for key in set(data) - set(allowed))
         if unknown:
             raise QuantvizError(
-                f"{where} has unknown field(s) {', '.join(unknown)}; "
-                "allowed: weight, input, smoothquant_alpha"
+                f"{where} has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
             )
         alpha = data.get("smoothquant_alpha")
-        _check_alpha(alpha, f"{where}.smoothquant_alpha", allow_negative=True)
+        _check_alpha(alpha, f"{where}.smoothquant_alpha")
         override = cls(
             weight=_tensor_fields(data.get("weight", {}), f"{where}.weight"),
             input=_tensor_fields(data.get("input", {}), f"{where}.input"),
             smoothquant_alpha=alpha,
+            smoothquant_off="smoothquant_alpha" in data and alpha is None,
         )
         # Validate the values now, so a bad file fails on load rather than on use.
         override.apply_to(LayerConfig(), where)
         return override
 
 
-def _check_alpha(alpha: Any, where: str, allow_negative: bool = False) -> None:
+def _check_alpha(alpha: Any, where: str) -> None:
     if alpha is None:
         return
-    if not isinstance(alpha, int | float) or not math.isfinite(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not math.isfinite(alpha):
         raise QuantvizError(f"{where} must be a number between 0 and 1; got {alpha!r}")
-    if allow_negative and alpha < 0:
-        return  # a negative alpha in an override switches SmoothQuant off
     if not 0.0 <= alpha <= 1.0:
         raise QuantvizError(f"{where} must be between 0 and 1; got {alpha!r}")
 
@@ -238,7 +293,11 @@ class PrecisionPlan:
     """Defaults, ordered rules and per-layer overrides, plus scales once known.
 
     ``scales[layer]`` maps ``"weight"`` and ``"input"`` to :class:`QParams` from
-    calibration or QAT. ``model`` records the model spec and hash the plan was made for.
+    calibration or QAT. ``smoothing[layer]`` contains per-input-channel SmoothQuant
+    factors: the layer's input is divided by them and its weight's input channels are
+    multiplied by them. ``smoothing_alpha[layer]`` is the alpha they were computed with.
+    Factors without an alpha were set by hand and are kept as they are. ``model``
+    records the model spec and hash the plan was made for.
     """
 
     defaults: LayerConfig = LayerConfig()
@@ -246,6 +305,7 @@ class PrecisionPlan:
     overrides: dict[str, LayerOverride] = field(default_factory=dict)
     scales: dict[str, dict[str, QParams]] = field(default_factory=dict)
     smoothing: dict[str, list[float]] = field(default_factory=dict)
+    smoothing_alpha: dict[str, float] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     version: int = PLAN_VERSION
@@ -281,6 +341,7 @@ class PrecisionPlan:
             weight={**current.weight, **(weight or {})},
             input={**current.input, **(input or {})},
             smoothquant_alpha=current.smoothquant_alpha,
+            smoothquant_off=current.smoothquant_off,
         )
         merged.apply_to(LayerConfig(), f"overrides[{name!r}]")
         self.overrides[name] = merged
@@ -304,17 +365,28 @@ class PrecisionPlan:
                 for name, roles in self.scales.items()
             },
             "smoothing": {name: list(values) for name, values in self.smoothing.items()},
+            "smoothing_alpha": dict(self.smoothing_alpha),
         }
 
     @classmethod
     def from_dict(cls, data: Any) -> PrecisionPlan:
-        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        if not isinstance(data, dict):
             raise QuantvizError(
-                f'not a quantviz plan: the top-level object needs "format": "{PLAN_FORMAT}"'
+                f"a plan must be a JSON object; got {type(data).__name__} {_short(data)}"
+            )
+        if data.get("format") != PLAN_FORMAT:
+            raise QuantvizError(
+                f'not a quantviz plan: format must be "{PLAN_FORMAT}"; got {data.get("format")!r}'
+            )
+        unknown = sorted(str(key) for key in set(data) - set(PLAN_FIELDS))
+        if unknown:
+            raise QuantvizError(
+                f"the plan has unknown field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(PLAN_FIELDS)}"
             )
         version = data.get("version")
-        if not isinstance(version, int) or version < 1:
-            raise QuantvizError(f"plan version must be a positive integer; got {version!r}")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise QuantvizError(f"version must be a positive integer; got {version!r}")
         if version > PLAN_VERSION:
             raise QuantvizError(
                 f"plan version {version} is newer than this quantviz reads ({PLAN_VERSION}); "
@@ -323,17 +395,18 @@ class PrecisionPlan:
         defaults = LayerOverride.from_dict(data.get("defaults", {}), "defaults").apply_to(
             LayerConfig(), "defaults"
         )
-        _check_alpha(defaults.smoothquant_alpha, "defaults.smoothquant_alpha")
         rules_data = data.get("rules", [])
         if not isinstance(rules_data, list):
             raise QuantvizError(f"rules must be a list; got {rules_data!r}")
         rules = []
         for index, item in enumerate(rules_data):
             where = f"rules[{index}]"
-            pattern = item.get("pattern") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                raise QuantvizError(f"{where} must be an object; got {_short(item)}")
+            pattern = item.get("pattern")
             if not isinstance(pattern, str) or not pattern:
                 raise QuantvizError(f"{where}.pattern must be a non-empty string; got {pattern!r}")
-            rules.append(Rule(pattern, LayerOverride.from_dict(item, where)))
+            rules.append(Rule(pattern, LayerOverride.from_dict(item, where, allow_pattern=True)))
         overrides_data = data.get("overrides", {})
         if not isinstance(overrides_data, dict):
             raise QuantvizError(f"overrides must be an object; got {overrides_data!r}")
@@ -341,14 +414,21 @@ class PrecisionPlan:
             str(name): LayerOverride.from_dict(value, f"overrides[{name!r}]")
             for name, value in overrides_data.items()
         }
+        model = data.get("model", {})
+        if not isinstance(model, dict):
+            raise QuantvizError(f"model must be an object; got {_short(model)}")
+        notes = data.get("notes", "")
+        if not isinstance(notes, str):
+            raise QuantvizError(f"notes must be a string; got {_short(notes)}")
         return cls(
             defaults=defaults,
             rules=rules,
             overrides=overrides,
             scales=_scales_from_dict(data.get("scales", {})),
             smoothing=_smoothing_from_dict(data.get("smoothing", {})),
-            model=dict(data.get("model", {})) if isinstance(data.get("model"), dict) else {},
-            notes=str(data.get("notes", "")),
+            smoothing_alpha=_smoothing_alpha_from_dict(data.get("smoothing_alpha", {})),
+            model=dict(model),
+            notes=notes,
             version=version,
         )
 
@@ -377,31 +457,71 @@ def _scales_from_dict(data: Any) -> dict[str, dict[str, QParams]]:
                 raise QuantvizError(
                     f"scales[{name!r}] has unknown role {role!r}; use weight or input"
                 )
-            try:
-                qparams = QParams.from_dict(value)
-            except (KeyError, TypeError, ValueError, RuntimeError) as error:
-                raise QuantvizError(f"scales[{name!r}][{role!r}] is invalid: {error}") from None
-            if not bool((qparams.scale > 0).all()) or not bool(qparams.scale.isfinite().all()):
-                raise QuantvizError(
-                    f"scales[{name!r}][{role!r}] has a scale that is not finite and positive"
-                )
-            scales[name][role] = qparams
+            where = f"scales[{name!r}][{role!r}]"
+            scales[name][role] = _qparams_from_dict(value, where)
     return scales
+
+
+def _qparams_from_dict(value: Any, where: str) -> QParams:
+    if not isinstance(value, dict):
+        raise QuantvizError(f"{where} must be an object; got {_short(value)}")
+    missing = [key for key in ("spec", "shape", "scale", "zero_point") if key not in value]
+    if missing:
+        raise QuantvizError(f"{where} is missing the field(s) {', '.join(missing)}")
+    try:
+        qparams = QParams.from_dict(value)
+    except QuantvizError as error:
+        raise QuantvizError(f"{where}.spec is invalid: {error}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise QuantvizError(f"{where} is invalid: {error}") from None
+    scale = qparams.scale.flatten()
+    bad = (~torch.isfinite(scale)) | (scale <= 0)
+    if bool(bad.any()):
+        index = int(bad.nonzero()[0, 0])
+        raise QuantvizError(
+            f"{where}.scale[{index}] must be finite and positive; got {float(scale[index])!r}"
+        )
+    return qparams
 
 
 def _smoothing_from_dict(data: Any) -> dict[str, list[float]]:
     if not isinstance(data, dict):
-        raise QuantvizError(f"smoothing must be an object; got {data!r}")
+        raise QuantvizError(f"smoothing must be an object; got {_short(data)}")
     result = {}
     for name, values in data.items():
-        if not isinstance(values, list) or not all(
-            isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in values
-        ):
+        if not isinstance(values, list) or not values:
             raise QuantvizError(
-                f"smoothing[{name!r}] must be a list of positive numbers (per-channel factors)"
+                f"smoothing[{name!r}] must be a non-empty list of positive per-channel "
+                f"factors; got {_short(values)}"
             )
+        for index, value in enumerate(values):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise QuantvizError(
+                    f"smoothing[{name!r}][{index}] must be a finite positive number; got {value!r}"
+                )
         result[name] = [float(v) for v in values]
     return result
+
+
+def _smoothing_alpha_from_dict(data: Any) -> dict[str, float]:
+    if not isinstance(data, dict):
+        raise QuantvizError(f"smoothing_alpha must be an object; got {_short(data)}")
+    for name, alpha in data.items():
+        if alpha is None:
+            raise QuantvizError(f"smoothing_alpha[{name!r}] must be a number between 0 and 1")
+        _check_alpha(alpha, f"smoothing_alpha[{name!r}]")
+    return {name: float(alpha) for name, alpha in data.items()}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def uniform_plan(weight: TensorConfig, inputs: TensorConfig, **kwargs: Any) -> PrecisionPlan:
