@@ -53,9 +53,9 @@ def histogram(x: torch.Tensor, limit: float, bins: int = DEFAULT_BINS) -> Histog
         flat = flat[torch.isfinite(flat)]
     # Bin index = (x + limit) * bins / (2 limit), computed in one fused op; values
     # left of -limit give negative indices and truncate or clamp to bin 0.
-    index = torch.addcmul(
-        torch.tensor(bins / 2), flat, torch.tensor(bins / (2 * limit))
-    ).clamp_(0, bins - 1)
+    index = torch.addcmul(torch.tensor(bins / 2), flat, torch.tensor(bins / (2 * limit))).clamp_(
+        0, bins - 1
+    )
     counts = torch.bincount(index.to(torch.int32), minlength=bins)
     edges = torch.linspace(-limit, limit, bins + 1)
     return Histogram(_rounded(edges), counts.float().tolist())
