@@ -7,10 +7,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quantviz.errors import QuantvizError
-from quantviz.plan import PLAN_FORMATS, LayerConfig, PrecisionPlan, TensorConfig
+
+if TYPE_CHECKING:
+    from quantviz.plan import LayerConfig, PrecisionPlan
+
+# The plan module imports torch; the parser is built on every launch (the desktop app
+# included), so the format names are written out here and a test keeps them equal to
+# quantviz.plan.PLAN_FORMATS.
+PLAN_FORMAT_NAMES = ("float", "fp8_e4m3", "fp8_e5m2", "int8_sym", "int8_asym")
 
 
 def register(commands: Any) -> None:
@@ -165,6 +172,7 @@ def _add_evaluate(commands: Any) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from quantviz.cli import ProgressBar, _cancel_on_interrupt
     from quantviz.evaluate import evaluate_plan
+    from quantviz.plan import PrecisionPlan
 
     plan = PrecisionPlan.load(args.plan)
     cancel = _cancel_on_interrupt()
@@ -307,13 +315,19 @@ def print_frontier(result: Any, out: Any = None) -> None:
 
 
 def _add_show(actions: Any) -> None:
-    parser = actions.add_parser("show", help="print a plan, resolved per layer with --model")
+    parser = actions.add_parser(
+        "show",
+        help="print a plan, resolved per layer with --model (exit code 1 when the plan "
+        "names layers the model does not have)",
+    )
     parser.add_argument("plan", help="plan JSON file")
     parser.add_argument("--model", default=None, help="model whose layers to resolve the plan for")
     parser.set_defaults(handler=cmd_plan_show)
 
 
 def cmd_plan_show(args: argparse.Namespace) -> int:
+    from quantviz.plan import PrecisionPlan
+
     plan = PrecisionPlan.load(args.plan)
     print(f"defaults     {plan.defaults.label}")
     for rule in plan.rules:
@@ -376,7 +390,7 @@ def _override_text(override: Any, resolved: LayerConfig) -> str:
 
 
 def _add_uniform(actions: Any) -> None:
-    formats = ", ".join(PLAN_FORMATS)
+    formats = ", ".join(PLAN_FORMAT_NAMES)
     parser = actions.add_parser("uniform", help="write a plan that treats every layer alike")
     parser.add_argument(
         "--weight",
@@ -419,6 +433,8 @@ def _add_uniform(actions: Any) -> None:
 
 def parse_tensor_config(text: str, where: str, observer: str = "minmax", **settings: Any):
     """Parse ``FORMAT[:GRANULARITY[:GROUP_SIZE]]`` into a :class:`TensorConfig`."""
+    from quantviz.plan import TensorConfig
+
     parts = text.split(":")
     if len(parts) > 3 or not parts[0]:
         raise QuantvizError(
@@ -455,7 +471,7 @@ def _parse_settings(items: list[str]) -> dict[str, Any]:
 
 
 def cmd_plan_uniform(args: argparse.Namespace) -> int:
-    from quantviz.plan import LayerOverride, Rule
+    from quantviz.plan import LayerConfig, LayerOverride, PrecisionPlan, Rule
 
     weight = parse_tensor_config(args.weight, "--weight")
     inputs = parse_tensor_config(
@@ -502,6 +518,7 @@ def _add_ort_config(actions: Any) -> None:
 
 def cmd_plan_ort_config(args: argparse.Namespace) -> int:
     from quantviz.ort_config import export_ort_config
+    from quantviz.plan import PrecisionPlan
 
     plan = PrecisionPlan.load(args.plan)
     names = None

@@ -68,3 +68,24 @@ def test_analyze_minilm_end_to_end(tmp_path, capsys):
     assert len(data["layers"]) == 37
     table = capsys.readouterr().out
     assert "encoder.layer.5.output.dense" in table
+
+
+def test_parser_builds_without_torch():
+    # The desktop app starts through this parser, so building it must stay cheap.
+    code = (
+        "import sys\n"
+        "from quantviz.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = {'torch', 'onnx', 'transformers'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_plan_format_names_match_plan_module():
+    from quantviz.cli_plan import PLAN_FORMAT_NAMES
+    from quantviz.plan import PLAN_FORMATS
+
+    assert tuple(PLAN_FORMATS) == PLAN_FORMAT_NAMES

@@ -384,6 +384,14 @@ def bench_onnx(
             results[key].size_ratio = results["float32"].size_bytes / results[key].size_bytes
         if any(model.fp8 for model in results.values()):
             notes.append(FP8_NOTE)
+        weight_only = [key for key, model in results.items() if model.kernels.get("MatMulNBits")]
+        if weight_only:
+            notes.append(
+                f"{', '.join(weight_only)}: ONNX Runtime runs weight-only INT8 layers as "
+                "MatMulNBits, which at its default accuracy level (4) quantizes their float "
+                "inputs to int8 on the fly, so their outputs differ from the graph's float "
+                "computation"
+            )
         _measure(results, paths, batches, task, threads, repeats, progress, cancel)
 
     return BenchResult(

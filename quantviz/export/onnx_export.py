@@ -180,6 +180,15 @@ def check_exportable(loaded: Any, configs: dict[str, LayerConfig]) -> None:
                 f"layer {name} is an embedding, whose input is token ids; set its input "
                 "format to float in the plan"
             )
+        integer_input = config.input.quantized and not config.input.format.startswith("fp8")
+        if integer_input and config.input.granularity == "channel":
+            # ONNX Runtime 1.32 fuses DequantizeLinear -> MatMul into MatMulIntegerToFloat,
+            # whose CPU kernel fails at run time on a per-channel input zero point.
+            raise QuantvizError(
+                f"layer {name} quantizes its input to {config.input.format} per channel, "
+                "which ONNX Runtime's CPU kernels reject at run time; use granularity "
+                "tensor for integer inputs (or an FP8 format)"
+            )
         if config.input.quantized and config.input.granularity == "group":
             raise QuantvizError(
                 f"layer {name} quantizes its input per group; static per-group input scales "

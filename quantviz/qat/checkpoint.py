@@ -13,9 +13,9 @@ A checkpoint is a folder ``OUT/checkpoints/step-NNNNNN`` with
 The folder is written under a temporary name and renamed, then ``OUT/checkpoints/latest.json``
 is replaced atomically to point at it, so a crash leaves the previous checkpoint usable.
 Older checkpoint folders are deleted after that. ``OUT/checkpoints/teacher.safetensors``
-holds the trained parameters' values before training, written once per run, so that a
-resumed run distils from the same float teacher even when the model in memory already
-holds fine-tuned weights.
+contains the trained parameters' values before training. It is written once per run, so
+that a resumed run distils from the same float teacher even when the model in memory
+already has fine-tuned weights.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def save_checkpoint(
 
 
 def latest_checkpoint_step(out_dir: str | Path) -> int | None:
-    """The step of the latest checkpoint in ``out_dir``, or None when there is none."""
+    """Return the step of the latest checkpoint in ``out_dir``, or None when there is none."""
     path = checkpoint_root(out_dir) / LATEST_FILE
     if not path.is_file():
         return None

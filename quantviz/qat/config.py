@@ -18,7 +18,7 @@ RESUMABLE_FIELDS = ("eval_every", "checkpoint_every", "eval_samples")
 
 @dataclass(frozen=True)
 class QATConfig:
-    """How a plan-applied model is fine-tuned.
+    """Training settings for fine-tuning a plan-applied model.
 
     ``learning_rate`` is AdamW's step for weights and biases; 0 freezes them, so only the
     scales train. ``scale_learning_rate`` is relative: each quantizer's scale tensor gets
@@ -104,7 +104,7 @@ class QATConfig:
             )
 
     def distillation_for(self, task: str) -> str:
-        """The loss used for a model of ``task``: ``"kl"``, ``"cosine"`` or ``"none"``.
+        """Resolve the loss for a model of ``task`` to ``"kl"``, ``"cosine"`` or ``"none"``.
 
         Raises QuantvizError when the setting does not fit the model: an encoder has
         neither labels for ``"none"`` nor logits for ``"kl"``.
@@ -125,7 +125,7 @@ class QATConfig:
         return mode
 
     def lr_factor(self, step: int) -> float:
-        """The learning-rate multiplier for training step ``step`` (1-based)."""
+        """Compute the learning-rate multiplier of training step ``step`` (1-based)."""
         if self.warmup_steps and step <= self.warmup_steps:
             return step / self.warmup_steps
         if self.schedule == "constant":

@@ -66,9 +66,9 @@ def run_qat(
     or ``mean_cosine``. Setting up (plan application, calibration, evaluation) emits
     events of their own stages.
 
-    ``pause`` (a :class:`~quantviz.qat.pause.PauseToken`, a ``threading.Event`` that is
-    set while paused, or a callable returning True while paused) pauses the run between
-    steps, emitting one event of stage ``"paused"``; cancelling ends a pause.
+    ``pause`` is a :class:`~quantviz.qat.pause.PauseToken`, a ``threading.Event`` that is
+    set while paused, or a callable returning True while paused. It pauses the run
+    between steps, after one event of stage ``"paused"``. Cancelling ends a pause.
 
     Cancellation: once training has started, setting ``cancel`` makes the run stop
     before its next step and return a result with ``cancelled=True`` and the curves so
@@ -196,14 +196,18 @@ def _prepare_result(
         logger.info("resuming QAT from step %d of %d", resumed.step, config.steps)
         return result
 
-    if out_dir is not None and trainer.teacher is not None:
-        checkpoints.save_teacher(out_dir, trainer.teacher.originals)
     result.weight_sqnr = [LayerSQNR(name, value) for name, value in trainer.weight_sqnr().items()]
     result.metric_float = trainer.evaluate(student=False)
     result.metric_before = trainer.evaluate()
     trainer.cancel.raise_if_cancelled()
-    if result.metric_before is not None:
-        result.eval_curve.append(EvalPoint(0, result.metric_before))
+    assert result.metric_before is not None
+    result.eval_curve.append(EvalPoint(0, result.metric_before))
+    if out_dir is not None:
+        # An earlier run's checkpoints in this folder are deleted only once this run is
+        # about to take its first step, so cancelling the set-up leaves them usable.
+        checkpoints.clear_checkpoints(out_dir)
+        assert trainer.teacher is not None
+        checkpoints.save_teacher(out_dir, trainer.teacher.originals)
     return result
 
 

@@ -19,7 +19,8 @@ MiniLM plans (embedding tables INT8 per row, weight only, in every plan):
   int8-smooth     SmoothQuant on the norm-fed layers (alpha, folded where the norm feeds
                   only them, else a Div), SmoothQuant factors computed the same way for
                   the FFN output layers with asymmetric INT8 inputs, and the first FFN
-                  output layer kept in float.
+                  output layer kept in float;
+  int8-smooth-all as int8-smooth with the first FFN output layer quantized too.
 Encoders are calibrated on calibration-split sentences with special tokens, the form they
 see at inference, because windows of running text carry no [CLS] token and BERT's [CLS]
 activations are the largest.
@@ -129,6 +130,10 @@ def minilm_plans(loaded, calibration, alpha: float, ffn_alpha: float) -> dict[st
     ffn_outputs = [name for name in ffn_outputs if ".attention." not in name]
     set_smoothing(loaded, plan, ffn_outputs, ffn_alpha, calibration)
     plans["int8-smooth"] = plan
+
+    plan = plans["int8-smooth"].copy()
+    plan.rules = plan.rules[:2]
+    plans["int8-smooth-all"] = plan
     return plans
 
 
@@ -229,9 +234,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7, help="timed passes (default 7)")
     parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     parser.add_argument("--items", type=int, default=256, help="sentences or windows")
-    parser.add_argument("--alpha", type=float, default=0.6, help="SmoothQuant alpha (MiniLM)")
+    parser.add_argument("--alpha", type=float, default=0.7, help="SmoothQuant alpha (MiniLM)")
     parser.add_argument(
-        "--ffn-alpha", type=float, default=0.7, help="SmoothQuant alpha of FFN outputs (MiniLM)"
+        "--ffn-alpha", type=float, default=0.75, help="SmoothQuant alpha of FFN outputs (MiniLM)"
     )
     parser.add_argument("--json", default=None, help="write all results to this file")
     args = parser.parse_args()

@@ -4,9 +4,9 @@ Both steps run in one process on the same model object, interleaved, so load fro
 processes affects both alike: the float step runs with the plan's wrappers bypassed
 (``quantviz.qat.teacher.wrappers_bypassed``), the QAT step through the applied plan.
 Both train the same parameters (the weights and biases of the quantized layers) with
-AdamW on batches of the same shape with the same loss: next-token cross-entropy for
-causal LMs, or with ``--distill`` the default distillation loss (KL for causal LMs, cosine
-for encoders, which always distil), where both steps include the float teacher's forward
+AdamW on batches of the same shape with the same loss. For causal LMs that loss is
+next-token cross-entropy, or with ``--distill`` KL distillation. Encoders always use
+cosine distillation. With distillation both steps include the float teacher's forward
 pass. The QAT step also carries the fake quantization and the LSQ scale updates.
 
 Usage::

@@ -6,6 +6,8 @@ import pytest
 from export_support import int8_plan
 
 from quantviz.cli import main
+from quantviz.export.bench import split_sentences
+from quantviz.model.data import load_texts
 from quantviz.model.loading import save_random_model
 
 
@@ -87,9 +89,7 @@ def test_export_then_bench_tiny_model(tmp_path, bert_folder, plan_file, capsys):
             "bench",
             str(output),
             "--items",
-            "8",
-            "--bench-batch-size",
-            "4",
+            "1000",
             "--threads",
             "1",
             "--repeats",
@@ -104,8 +104,10 @@ def test_export_then_bench_tiny_model(tmp_path, bert_folder, plan_file, capsys):
     assert (tmp_path / "m.float.onnx").is_file()
     assert "| float32 |" in out
     assert "| ort dynamic per channel |" in out
+    sentences = len(split_sentences(load_texts(split="evaluation")))
+    assert f"fewer than the 1000 requested; all {sentences} are used once" in out
     data = json.loads(results.read_text())
-    assert data["items"] == 8
+    assert data["items"] == sentences
     assert [model["name"] for model in data["models"]] == [
         "float32",
         "quantviz",

@@ -239,6 +239,13 @@ def test_group_input_rejected(bert, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_integer_channel_input_rejected(bert, tmp_path):
+    plan = uniform_plan(TensorConfig("int8_sym", "channel"), TensorConfig("int8_sym", "channel"))
+    with pytest.raises(QuantvizError, match=r"encoder\.layer\.0\..* per channel"):
+        _export(bert, plan, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fp8_needs_new_opset(bert, tmp_path):
     plan = uniform_plan(TensorConfig("fp8_e4m3", "tensor"), TensorConfig("float"))
     with pytest.raises(QuantvizError, match=r"opset 17 is too old.*fp8_e4m3"):

@@ -309,9 +309,7 @@ def test_cancel_then_resume_matches_uninterrupted(tmp_path):
     assert QATResult.load(out_dir / "qat_result.json").cancelled
 
     # The same model object has the weights of step 3 now, so the teacher comes from disk.
-    resumed = run_qat(
-        loaded, plan, config, train_texts=SHORT_TEXTS, out_dir=out_dir, resume=True
-    )
+    resumed = run_qat(loaded, plan, config, train_texts=SHORT_TEXTS, out_dir=out_dir, resume=True)
     assert resumed.resumed_from == 3
     assert resumed.steps_done == 8
     assert not resumed.cancelled
@@ -407,8 +405,54 @@ def test_cancel_in_first_evaluation_restores_plan(tmp_path):
         run_qat(loaded, plan, tiny_config(), out_dir=tmp_path, progress=progress, cancel=token)
     assert wrapped_layers(loaded) == []
     assert plan.scales == {}
-    # The teacher snapshot may already be on disk; no training step was saved.
-    assert not list((tmp_path / "checkpoints").glob("step-*"))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_new_run_replaces_earlier_checkpoint(tmp_path):
+    config = tiny_config(steps=3)
+    token = CancelToken()
+    run_qat(
+        random_model("llama"),
+        w8a8_plan(),
+        config,
+        train_texts=SHORT_TEXTS,
+        out_dir=tmp_path,
+        progress=cancel_at(2, token, []),
+        cancel=token,
+    )
+    assert latest_checkpoint_step(tmp_path) == 2
+
+    # A new run cancelled during its set-up leaves the earlier checkpoint usable.
+    setup_token = CancelToken()
+
+    def cancel_in_evaluation(event: ProgressEvent) -> None:
+        if event.stage == "evaluation":
+            setup_token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_qat(
+            random_model("llama"),
+            w8a8_plan(),
+            config,
+            out_dir=tmp_path,
+            progress=cancel_in_evaluation,
+            cancel=setup_token,
+        )
+    assert latest_checkpoint_step(tmp_path) == 2
+
+    # A new run that gets to its first step replaces it with checkpoints of its own.
+    events: list[ProgressEvent] = []
+    new_token = CancelToken()
+    run_qat(
+        random_model("llama"),
+        w8a8_plan(),
+        config,
+        out_dir=tmp_path,
+        progress=cancel_at(1, new_token, events),
+        cancel=new_token,
+    )
+    assert latest_checkpoint_step(tmp_path) == 1
+    assert [folder.name for folder in (tmp_path / "checkpoints").glob("step-*")] == ["step-000001"]
 
 
 # Pause -------------------------------------------------------------------------------------
