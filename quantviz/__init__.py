@@ -4,8 +4,13 @@ The engine (formats, quant, model, analysis, plan, qat, export) imports no Qt; t
 desktop application in :mod:`quantviz.gui` draws the engine's results.
 """
 
+from pathlib import Path
+
 from quantviz.errors import Cancelled, QuantvizError, QuantvizWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["Cancelled", "QuantvizError", "QuantvizWarning", "__version__"]
+# Package data: the bundled text, icons and GUI translations (installed with the package).
+RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
+
+__all__ = ["RESOURCES_DIR", "Cancelled", "QuantvizError", "QuantvizWarning", "__version__"]

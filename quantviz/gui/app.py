@@ -7,12 +7,12 @@ import logging
 import signal
 import sys
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QThreadPool, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
+from quantviz import RESOURCES_DIR
 from quantviz.gui.i18n import install_translators
 from quantviz.gui.plots import configure_pyqtgraph
 
@@ -24,7 +24,7 @@ APPLICATION = "quantviz"
 # default of one thread per core would queue them behind it.
 MIN_POOL_THREADS = 4
 INTERRUPT_POLL_MS = 250
-ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icons" / "quantviz.svg"
+ICON_PATH = RESOURCES_DIR / "icons" / "quantviz.svg"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:

@@ -1,20 +1,21 @@
 """Translation helpers: every user-visible string goes through Qt's translation system.
 
 Widgets call ``self.tr(...)``; code outside a QObject calls :func:`translate` with a
-context name. Compiled translations are looked up as ``translations/quantviz_<lang>.qm``
-beside this module (a ``.ts`` source is made with ``pyside6-lupdate``).
+context name. Compiled translations are looked up as ``quantviz_<lang>.qm`` in
+``quantviz/resources/translations`` (a ``.ts`` source is made with ``pyside6-lupdate``).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
+from quantviz import RESOURCES_DIR
+
 logger = logging.getLogger(__name__)
 
-TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+TRANSLATIONS_DIR = RESOURCES_DIR / "translations"
 
 
 def translate(context: str, text: str, disambiguation: str | None = None, n: int = -1) -> str:

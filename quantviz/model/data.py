@@ -1,9 +1,9 @@
 """Text for calibration and evaluation, and its conversion to fixed-length token batches.
 
-quantviz bundles two English text files in ``resources/text``: ``calibration_en.txt``, whose
-activations set the quantization ranges, and ``heldout_en.txt``, on which a quantized model
-is evaluated. Keeping the two apart means that an evaluation never scores the text its
-scales were fitted to.
+quantviz bundles two English text files in ``quantviz/resources/text``:
+``calibration_en.txt``, whose activations set the quantization ranges, and
+``heldout_en.txt``, on which a quantized model is evaluated. Keeping the two apart means
+that an evaluation never scores the text its scales were fitted to.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from typing import Any
 
 import torch
 
+from quantviz import RESOURCES_DIR
 from quantviz.errors import QuantvizError
 
 logger = logging.getLogger(__name__)
 
-# NOTE: resources/ sits beside the package in a source checkout. A wheel does not contain it,
-# so bundled text is only found when quantviz runs from the repository.
-RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
 SPLIT_FILES = {"calibration": "calibration_en.txt", "evaluation": "heldout_en.txt"}
 TEXT_SUFFIXES = (".txt", ".text", ".md")
 
@@ -38,16 +36,10 @@ def bundled_text_path(split: str = "calibration") -> Path:
     """Return the path of the bundled text file for ``split`` ("calibration" or "evaluation")."""
     if split not in SPLIT_FILES:
         raise QuantvizError(f"unknown text split {split!r}; use one of {', '.join(SPLIT_FILES)}")
-    if not RESOURCES_DIR.is_dir():
-        raise QuantvizError(
-            f"the resources folder {RESOURCES_DIR} is missing, so the bundled {split} text "
-            "is not available; run quantviz from its source checkout or pass a text file"
-        )
     path = RESOURCES_DIR / "text" / SPLIT_FILES[split]
     if not path.is_file():
         raise QuantvizError(
-            f"the bundled {split} text {path} is missing; restore it from the source "
-            "checkout or pass a text file"
+            f"the bundled {split} text {path} is missing; reinstall quantviz or pass a text file"
         )
     return path
 
