@@ -173,7 +173,7 @@ def _wrap_layers(
             wrapper.weight_quantizer = FakeQuantizer(qparams, learnable)
         if config.input.quantized and "input" in stored:
             qparams = stored["input"]
-            if qparams.spec == config.input.spec(-1):
+            if qparams.spec == config.input.input_spec():
                 wrapper.input_quantizer = FakeQuantizer(qparams, learnable)
         _set_module(loaded.module, info.name, wrapper)
         applied.wrappers[info.name] = wrapper
@@ -204,7 +204,7 @@ def _calibrate_inputs(
     handles = []
     for name, wrapper in pending.items():
         config = applied.configs[name].input
-        observer = make_observer(config.observer, config.spec(-1), **config.observer_settings)
+        observer = make_observer(config.observer, config.input_spec(), **config.observer_settings)
         observers[name] = observer
 
         def record(module: nn.Module, args: tuple, observer=observer) -> None:

@@ -328,7 +328,7 @@ class _Search:
                 "weight": config.weight.spec(
                     info.in_axis if config.weight.granularity == "group" else info.out_axis
                 ),
-                "input": config.input.spec(-1),
+                "input": config.input.input_spec(),
             }
             for role, spec in specs.items():
                 cached = self.scale_cache.get((alpha, info.name, role, repr(spec)))

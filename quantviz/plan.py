@@ -101,7 +101,24 @@ class TensorConfig:
         return self.format != "float"
 
     def spec(self, channel_axis: int | None = None) -> QuantSpec | None:
-        """The engine spec for a tensor whose channel (or group) axis is ``channel_axis``."""
+        """The engine spec of a weight whose channel (or group) axis is ``channel_axis``.
+
+        Symmetric INT8 weights use the narrow range ``[-127, 127]``.
+        """
+        return self._spec(channel_axis, narrow_range=True)
+
+    def input_spec(self) -> QuantSpec | None:
+        """The engine spec of an input activation (channel axis last).
+
+        Symmetric INT8 inputs use the full range ``[-128, 127]`` with the same scale
+        (absolute maximum / 127). The narrow range keeps weight codes off -128 so that
+        x86 u8 x s8 multiply-add instructions cannot saturate, which does not concern
+        activations; and ONNX ``QuantizeLinear`` has no narrow range, so a full-range
+        input exports without an extra clamp node in front of it.
+        """
+        return self._spec(-1, narrow_range=False)
+
+    def _spec(self, channel_axis: int | None, narrow_range: bool) -> QuantSpec | None:
         mapping = PLAN_FORMATS[self.format]
         if mapping is None:
             return None
@@ -113,6 +130,7 @@ class TensorConfig:
             axis=axis,
             group_size=self.group_size if self.granularity == "group" else None,
             symmetric=symmetric,
+            narrow_range=narrow_range,
         )
 
     @property

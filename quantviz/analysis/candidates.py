@@ -18,11 +18,19 @@ class Candidate:
     granularity: Granularity = "tensor"
     symmetric: bool = True
 
-    def spec(self, channel_axis: int | None = None) -> QuantSpec:
-        """Return the spec for a tensor whose channel axis is ``channel_axis``."""
+    def spec(self, channel_axis: int | None = None, narrow_range: bool = True) -> QuantSpec:
+        """Return the spec for a tensor whose channel axis is ``channel_axis``.
+
+        Weights use the narrow INT8 range and input activations the full one, as plans do
+        (:meth:`quantviz.plan.TensorConfig.input_spec`).
+        """
         axis = channel_axis if self.granularity == "channel" else None
         return QuantSpec(
-            self.format, granularity=self.granularity, axis=axis, symmetric=self.symmetric
+            self.format,
+            granularity=self.granularity,
+            axis=axis,
+            symmetric=self.symmetric,
+            narrow_range=narrow_range,
         )
 
 

@@ -126,7 +126,9 @@ class ActivationRecorder:
         self.sample_token_ids: list[int] | None = None
         self.sample_tokens = sample_tokens
         self.observers: dict[str, Observer] = {
-            c.key: make_observer(observer, c.spec(-1), **(observer_settings or {}))
+            c.key: make_observer(
+                observer, c.spec(-1, narrow_range=False), **(observer_settings or {})
+            )
             for c in candidates
         }
 

@@ -117,7 +117,7 @@ def test_parity_points_at_corrupted_layer(bert, bert_export, tmp_path):
     path = _copy_export(original, tmp_path)
     target = result.layers[3]
     model = onnx.load(str(path))
-    scale_name = target.input.initializers[1]
+    scale_name = target.input.initializers[0]
     for tensor in model.graph.initializer:
         if tensor.name == scale_name:
             tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor) * 3, scale_name))

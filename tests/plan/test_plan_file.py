@@ -259,3 +259,16 @@ def test_weight_int8_input_fp8_mixed(tiny_llama):
         tiny_llama.layer("model.layers.0.mlp.down_proj").weight_shape[0],
     )
     assert roles["input"].spec.format.name == "fp8_e4m3fn"
+
+
+def test_int8_weights_narrow_inputs_full_range():
+    config = TensorConfig("int8_sym")
+    assert config.spec(0).qmin == -127
+    assert config.input_spec().qmin == -128
+    assert config.input_spec().qmax == 127
+    assert config.input_spec().axis is None
+
+
+def test_int8_input_spec_channel_axis_last():
+    assert TensorConfig("int8_sym", "channel").input_spec().axis == -1
+    assert TensorConfig("float").input_spec() is None
