@@ -1,12 +1,17 @@
 """Save a PNG of each main view of the app, offscreen, on the bundled MiniLM sample.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--layer NAME]
+    python scripts/screenshots.py [--out docs/screenshots] [--layer NAME] [--lang zh_CN]
+                                  [--main-only]
 
 Opens the app, analyses ``sample:minilm`` (8 calibration sequences, sensitivity on 1),
 applies the recommendations, runs a small automatic plan search, selects a layer, runs
 two QAT steps and an export with its parity check, and grabs each view with
 ``QWidget.grab()``. Takes a few minutes on a laptop CPU. Settings go to a temporary
 folder, so the user's own quantviz settings are untouched.
+
+``--lang zh_CN`` shows the app in that language and names the files
+``main_window_zh_CN.png`` and so on; Chinese text needs a CJK font such as Debian's
+fonts-noto-cjk. ``--main-only`` stops after the main window, before QAT and export.
 """
 
 from __future__ import annotations
@@ -58,14 +63,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--layer", default=DEFAULT_LAYER)
+    parser.add_argument("--lang", default=None, help="interface language, e.g. zh_CN")
+    parser.add_argument(
+        "--main-only", action="store_true", help="save only the main window, skip QAT and export"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(isolate())
 
     from quantviz.gui.app import create_application
+    from quantviz.gui.i18n import install_translators
 
     app = create_application()
+    # Without --lang the app stays in English whatever the machine's locale is.
+    translators = install_translators(app, args.lang) if args.lang else []
+    for translator in translators:
+        print(f"translation {translator.filePath()}")
+    suffix = f"_{args.lang}" if args.lang else ""
+
+    def target(name: str) -> Path:
+        return out / f"{name}{suffix}.png"
+
     from quantviz.analysis.pipeline import AnalysisSettings
     from quantviz.gui.main_window import MainWindow
 
@@ -94,25 +113,28 @@ def main(argv: list[str] | None = None) -> int:
 
     window.overview.tabs.setCurrentIndex(0)
     settle(app)
-    save(window, out / "main_window.png")
+    save(window, target("main_window"))
+    if args.main_only:
+        window.close()
+        return 0
     window.detail.tabs.setCurrentIndex(0)
     settle(app)
-    save(window.detail, out / "layer_detail.png")
+    save(window.detail, target("layer_detail"))
     window.detail.tabs.setCurrentIndex(1)
     settle(app)
-    save(window.detail, out / "layer_heatmaps.png")
+    save(window.detail, target("layer_heatmaps"))
     window.detail.tabs.setCurrentIndex(2)
     settle(app)
-    save(window.detail, out / "layer_numbers.png")
+    save(window.detail, target("layer_numbers"))
     window.detail.tabs.setCurrentIndex(0)
 
     window.overview_dock.setFloating(True)
     window.overview_dock.resize(1400, 420)
-    overview_files = ("model_sqnr.png", "model_metric_heatmap.png", "model_frontier.png")
+    overview_files = ("model_sqnr", "model_metric_heatmap", "model_frontier")
     for index, name in enumerate(overview_files):
         window.overview.tabs.setCurrentIndex(index)
         settle(app)
-        save(window.overview, out / name)
+        save(window.overview, target(name))
     window.overview_dock.setFloating(False)
 
     window.window_actions.qat.trigger()
@@ -127,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(app, lambda: qat.result is not None or qat.worker is None, 1800, "QAT")
     wait_until(app, lambda: not window.runner.busy, 60, "QAT to end")
     settle(app)
-    save(qat, out / "qat_dialog.png")
+    save(qat, target("qat_dialog"))
     qat.close()
 
     window.window_actions.export.trigger()
@@ -137,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(app, lambda: export.report is not None or export.worker is None, 1800, "export")
     wait_until(app, lambda: not window.runner.busy, 60, "export to end")
     settle(app)
-    save(export, out / "export_dialog.png")
+    save(export, target("export_dialog"))
     export.close()
 
     window.close()

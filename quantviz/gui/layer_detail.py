@@ -23,6 +23,7 @@ from superqt.utils import qthrottled
 
 from quantviz.gui import jobs
 from quantviz.gui.colors import FP8_COLOR, GREEN, INT8_COLOR, sqnr_color
+from quantviz.gui.i18n import sensitivity_metric_label
 from quantviz.gui.plots.activation_heatmap_view import ActivationHeatmapView
 from quantviz.gui.plots.channel_plot import ChannelAbsmaxPlot
 from quantviz.gui.plots.error_heatmaps_view import ErrorHeatmapsView
@@ -42,11 +43,11 @@ EXTRAS_CACHE_LAYERS = 24
 REDRAW_THROTTLE_MS = 40
 
 CANDIDATE_LABELS = {
-    "fp8_e4m3_tensor": "FP8 E4M3",
-    "fp8_e5m2_tensor": "FP8 E5M2",
-    "int8_sym_tensor": "INT8",
-    "int8_sym_channel": "INT8/ch",
-    "int8_asym_tensor": "UINT8 asym",
+    "fp8_e4m3_tensor": QT_TRANSLATE_NOOP("LayerDetailPanel", "FP8 E4M3"),
+    "fp8_e5m2_tensor": QT_TRANSLATE_NOOP("LayerDetailPanel", "FP8 E5M2"),
+    "int8_sym_tensor": QT_TRANSLATE_NOOP("LayerDetailPanel", "INT8"),
+    "int8_sym_channel": QT_TRANSLATE_NOOP("LayerDetailPanel", "INT8/ch"),
+    "int8_asym_tensor": QT_TRANSLATE_NOOP("LayerDetailPanel", "UINT8 asym"),
 }
 METRIC_COLUMNS = (
     QT_TRANSLATE_NOOP("LayerDetailPanel", "tensor"),
@@ -205,14 +206,19 @@ class LayerDetailPanel(QWidget):
         parts = [f"<b>{name}</b>"]
         if info is not None:
             shape = " × ".join(str(size) for size in info.weight_shape)
-            parts.append(f"{info.kind}, {shape}, {info.num_params:,} " + self.tr("parameters"))
+            parts.append(
+                self.tr("%1, %2, %3 parameters")
+                .replace("%1", info.kind)
+                .replace("%2", shape)
+                .replace("%3", f"{info.num_params:,}")
+            )
         if report is not None and report.recommendation is not None:
             parts.append(self.tr("Recommendation: %1").replace("%1", report.recommendation.reason))
         if report is not None and report.sensitivity is not None:
             sensitivity = report.sensitivity
             text = self.tr("Sensitivity (%1): weights %2, inputs %3, both %4")
             for key, value in (
-                ("%1", sensitivity.metric),
+                ("%1", sensitivity_metric_label(sensitivity.metric)),
                 ("%2", f"{sensitivity.weights:.3g}"),
                 ("%3", f"{sensitivity.inputs:.3g}"),
                 ("%4", f"{sensitivity.both:.3g}"),
@@ -263,7 +269,7 @@ class LayerDetailPanel(QWidget):
             metrics = result.metrics
             cells = (
                 role,
-                CANDIDATE_LABELS.get(key, key),
+                self.tr(CANDIDATE_LABELS[key]) if key in CANDIDATE_LABELS else key,
                 _db(metrics.sqnr_db),
                 f"{metrics.mse:.3g}",
                 f"{metrics.cosine:.6f}",

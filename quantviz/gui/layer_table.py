@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from quantviz.gui import precision
 from quantviz.gui.colors import sqnr_color
-from quantviz.gui.i18n import translate
+from quantviz.gui.i18n import sensitivity_metric_label, translate
 
 if TYPE_CHECKING:
     from quantviz.analysis.pipeline import LayerReport
@@ -305,7 +305,7 @@ class LayerTableModel(QAbstractTableModel):
             sensitivity = report.sensitivity
             return (
                 translate("LayerTableModel", "%1: weights %2, inputs %3, both %4")
-                .replace("%1", sensitivity.metric)
+                .replace("%1", sensitivity_metric_label(sensitivity.metric))
                 .replace("%2", f"{sensitivity.weights:.3g}")
                 .replace("%3", f"{sensitivity.inputs:.3g}")
                 .replace("%4", f"{sensitivity.both:.3g}")
@@ -559,7 +559,7 @@ class LayerTableView(QTableView):
             "db": "∞ 00.0",
             "ratio": "000.0×",
             "sensitivity": "0.00e-00",
-            "precision": "INT8 per channel",
+            "precision": precision.choice(precision.WEIGHT, "int8_sym/ch").display,
         }
         for column, spec in enumerate(COLUMNS):
             title = str(model.headerData(column, Qt.Orientation.Horizontal))
@@ -567,7 +567,7 @@ class LayerTableView(QTableView):
             if spec.key == "shape":
                 sample = "00000 × 00000"
             elif spec.key == "recommendation":
-                sample = "FP8 E4M3"
+                sample = translate(CONTEXT, RECOMMENDATION_LABELS["fp8_e4m3"])
             width = max(metrics.horizontalAdvance(title), metrics.horizontalAdvance(sample))
             header.resizeSection(column, width + padding)
         names = [model.index(row, 0).data(NAME_ROLE) or "" for row in range(model.rowCount())]

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from quantviz.errors import QuantvizError
 from quantviz.gui import precision, recovery
+from quantviz.gui.i18n import stage_label
 from quantviz.gui.layer_detail import LayerDetailPanel
 from quantviz.gui.layer_table import LayerFilterProxy, LayerTableModel, LayerTableView
 from quantviz.gui.model_overview import ModelOverview
@@ -275,7 +276,7 @@ class MainWindow(QMainWindow):
         if event.total > 0:
             self.progress_bar.setRange(0, event.total)
             self.progress_bar.setValue(min(event.step, event.total))
-        stage = event.stage or title
+        stage = stage_label(event.stage) or title
         self.progress_bar.setFormat(f"{stage} %v/%m")
         item = f" — {event.item}" if event.item else ""
         self.status_label.setText(f"{title}: {stage} {event.step}/{event.total}{item}")
@@ -411,9 +412,8 @@ class MainWindow(QMainWindow):
             self.workflow.report_error(error, self.tr("Open session"))
             return False
         if not state.model:
-            self.workflow.report_error(
-                QuantvizError(f"session file {path} names no model; it cannot be opened")
-            )
+            message = self.tr("The session file %1 names no model, so it cannot be opened.")
+            self.workflow.report_error(QuantvizError(message.replace("%1", path)))
             return False
         self.workflow.set_settings(AnalysisSettings.from_dict(state.settings))
         started = self.workflow.open_model(

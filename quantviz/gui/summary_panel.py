@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import qdebounced
 
 from quantviz.gui import precision
-from quantviz.gui.i18n import translate
+from quantviz.gui.i18n import sensitivity_metric_label, translate
 
 if TYPE_CHECKING:
     from quantviz.gui.project import Project
@@ -149,6 +149,7 @@ class SummaryPanel(QWidget):
             self.cost_label.setText(self.tr("needs the sensitivity analysis"))
             return
         metric = next(r.sensitivity.metric for r in analysis.layers if r.sensitivity)
+        metric = sensitivity_metric_label(metric)
         self.estimated_cost = self._sum_sensitivities()
         text = self.tr("%1 (%2, sum over the quantized layers of their own cost)")
         self.cost_label.setText(

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from quantviz.gui.i18n import stage_label
+
 if TYPE_CHECKING:
     from quantviz.gui.workers import EngineWorker
     from quantviz.gui.workflow import Workflow
@@ -170,7 +172,8 @@ class ExportDialog(QDialog):
         if event.total > 0:
             self.progress.setRange(0, event.total)
             self.progress.setValue(min(event.step, event.total))
-        self.result_text.setPlainText(f"{event.stage}: {event.step}/{event.total} {event.item}")
+        stage = stage_label(event.stage)
+        self.result_text.setPlainText(f"{stage}: {event.step}/{event.total} {event.item}")
 
     def _errored(self, error: Exception) -> None:
         self.result_text.setPlainText(self.tr("Export failed: %1").replace("%1", str(error)))
@@ -238,9 +241,15 @@ class ExportDialog(QDialog):
             simulated = (
                 " " + self.tr("(FP8 simulated: latency not meaningful)") if model.fp8 else ""
             )
-            lines.append(
-                f"{model.name}: {model.size_bytes / 1e6:.1f} MB, {latency}; {accuracy}{simulated}"
-            )
+            line = self.tr("%1: %2 MB, %3; %4")
+            for key, value in (
+                ("%1", model.name),
+                ("%2", f"{model.size_bytes / 1e6:.1f}"),
+                ("%3", latency),
+                ("%4", accuracy),
+            ):
+                line = line.replace(key, value)
+            lines.append(line + simulated)
         lines.extend(bench.notes)
         return lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,7 +31,8 @@ from superqt.utils import qthrottled
 
 from quantviz.errors import QuantvizError
 from quantviz.gui.colors import sqnr_color
-from quantviz.gui.plots.training_curves import TrainingCurves
+from quantviz.gui.i18n import stage_label
+from quantviz.gui.plots.training_curves import TrainingCurves, metric_label
 
 if TYPE_CHECKING:
     from quantviz.gui.workers import EngineWorker
@@ -39,6 +40,13 @@ if TYPE_CHECKING:
     from quantviz.progress import ProgressEvent
 
 CURVE_THROTTLE_MS = 100
+# Menu texts of quantviz.qat.DISTILLATION_MODES; a mode missing here shows its name.
+DISTILLATION_LABELS = {
+    "auto": QT_TRANSLATE_NOOP("QATDialog", "auto (KL or cosine by task)"),
+    "kl": QT_TRANSLATE_NOOP("QATDialog", "KL of the logits"),
+    "cosine": QT_TRANSLATE_NOOP("QATDialog", "cosine of the hidden states"),
+    "none": QT_TRANSLATE_NOOP("QATDialog", "none (next-token cross-entropy)"),
+}
 
 
 class QATDialog(QDialog):
@@ -77,7 +85,8 @@ class QATDialog(QDialog):
         self.learnable.setChecked(defaults.learnable_scales)
         self.distillation = QComboBox(self)
         for mode in DISTILLATION_MODES:
-            self.distillation.addItem(mode, mode)
+            label = DISTILLATION_LABELS.get(mode)
+            self.distillation.addItem(self.tr(label) if label else mode, mode)
         self.distillation.setCurrentIndex(self.distillation.findData(defaults.distillation))
         self.out_dir = QLineEdit(self)
         self.out_dir.setPlaceholderText(self.tr("optional: folder for the fine-tuned model"))
@@ -256,7 +265,8 @@ class QATDialog(QDialog):
             self.status.setText(self.tr("Paused after step %1").replace("%1", str(event.step)))
             return
         if event.stage != "qat":
-            self.status.setText(f"{event.stage}: {event.step}/{event.total} {event.item}")
+            stage = stage_label(event.stage)
+            self.status.setText(f"{stage}: {event.step}/{event.total} {event.item}")
             return
         self.progress.setValue(event.step)
         metrics = {key: value for key, value in event.metrics.items() if key in ("loss",)}
@@ -291,7 +301,7 @@ class QATDialog(QDialog):
         self._fill_comparison(result)
         text = self.tr("%1: float %2, before QAT %3, after %4 (%5 steps, %6 s)")
         for key, value in (
-            ("%1", result.eval_metric),
+            ("%1", metric_label(result.eval_metric)),
             ("%2", _number(result.metric_float)),
             ("%3", _number(result.metric_before)),
             ("%4", _number(result.metric_after)),

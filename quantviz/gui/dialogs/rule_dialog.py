@@ -82,12 +82,13 @@ class RuleDialog(QDialog):
 
     def _update_preview(self) -> None:
         names = self.matches()
-        text = self.tr("Matches %n layer(s)", "", len(names))
-        if names:
-            shown = ", ".join(names[:MAX_PREVIEW_NAMES])
-            more = "…" if len(names) > MAX_PREVIEW_NAMES else ""
-            text += f": {shown}{more}"
-        self.preview.setText(text)
+        if not names:
+            self.preview.setText(self.tr("Matches %n layer(s)", "", 0))
+            return
+        shown = ", ".join(names[:MAX_PREVIEW_NAMES])
+        more = "…" if len(names) > MAX_PREVIEW_NAMES else ""
+        text = self.tr("Matches %n layer(s): %1", "", len(names))
+        self.preview.setText(text.replace("%1", shown + more))
 
     def set_choices(self, pattern: str, weight_key: str | None, input_key: str | None) -> None:
         self.pattern_edit.setText(pattern)

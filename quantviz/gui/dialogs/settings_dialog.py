@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +23,17 @@ from PySide6.QtWidgets import (
 
 if TYPE_CHECKING:
     from quantviz.analysis.pipeline import AnalysisSettings
+
+
+# Menu texts of the observers in quantviz.quant.observers.OBSERVERS; an observer missing
+# here shows its name.
+OBSERVER_LABELS = {
+    "minmax": QT_TRANSLATE_NOOP("AnalysisSettingsDialog", "min/max"),
+    "moving_average": QT_TRANSLATE_NOOP("AnalysisSettingsDialog", "moving average of min/max"),
+    "percentile": QT_TRANSLATE_NOOP("AnalysisSettingsDialog", "percentile clipping"),
+    "mse": QT_TRANSLATE_NOOP("AnalysisSettingsDialog", "clipping with minimal MSE"),
+    "entropy": QT_TRANSLATE_NOOP("AnalysisSettingsDialog", "entropy (minimal KL)"),
+}
 
 
 class AnalysisSettingsDialog(QDialog):
@@ -51,7 +63,8 @@ class AnalysisSettingsDialog(QDialog):
         self.observer = QComboBox(self)
         self.observer.setObjectName("observerCombo")
         for name in OBSERVERS:
-            self.observer.addItem(name, name)
+            label = OBSERVER_LABELS.get(name)
+            self.observer.addItem(self.tr(label) if label else name, name)
         self.rerun = QCheckBox(self.tr("Run the &analysis again with these settings"), self)
         self.rerun.setChecked(True)
 

@@ -69,7 +69,7 @@ class ChannelAbsmaxPlot(pg.PlotWidget):
             x=above.astype(float),
             y=self.values[above],
             data=above,
-            tip=lambda x, y, data: f"channel {int(data)}: {y:.3g}",
+            tip=_channel_tip,
         )
         self.threshold.setValue(stats.threshold)
         text = QCoreApplication.translate("ChannelAbsmaxPlot", "outlier threshold %1").replace(
@@ -82,3 +82,8 @@ class ChannelAbsmaxPlot(pg.PlotWidget):
         top = max(float(self.values.max()), stats.threshold) * 1.08
         plot.setYRange(0, top, padding=0)
         plot.setXRange(-0.5, self.values.size - 0.5, padding=0.01)
+
+
+def _channel_tip(x: float, y: float, data: int) -> str:
+    text = QCoreApplication.translate("ChannelAbsmaxPlot", "channel %1: %2")
+    return text.replace("%1", str(int(data))).replace("%2", f"{y:.3g}")

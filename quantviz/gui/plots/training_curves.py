@@ -6,13 +6,26 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from quantviz.gui.colors import FP8_COLOR, INT8_COLOR
 
 # Metrics drawn on the second plot, in order of preference, when a run reports them.
 LOSS_KEYS = ("loss", "train_loss")
+# Legend names of the metrics that quantviz.qat reports, by metric key.
+METRIC_LABELS = {
+    "loss": QT_TRANSLATE_NOOP("TrainingCurves", "loss"),
+    "perplexity": QT_TRANSLATE_NOOP("TrainingCurves", "perplexity"),
+    "mean_cosine": QT_TRANSLATE_NOOP("TrainingCurves", "mean cosine"),
+}
+
+
+def metric_label(key: str) -> str:
+    """Return the translated name of a QAT metric key, or the key itself."""
+    if key not in METRIC_LABELS:
+        return key
+    return QCoreApplication.translate("TrainingCurves", METRIC_LABELS[key])
 
 
 class TrainingCurves(pg.GraphicsLayoutWidget):
@@ -72,7 +85,10 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             if curve is None:
                 color = colors[len(self.metric_curves) % len(colors)]
                 curve = self.metric_plot.plot(
-                    pen=pg.mkPen(color, width=1.3), symbol="o", symbolSize=5, name=key
+                    pen=pg.mkPen(color, width=1.3),
+                    symbol="o",
+                    symbolSize=5,
+                    name=metric_label(key),
                 )
                 self.metric_curves[key] = curve
             finite = np.isfinite(y)

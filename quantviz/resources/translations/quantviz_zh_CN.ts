@@ -4,1775 +4,2025 @@
 <context>
     <name>ActivationHeatmapView</name>
     <message>
-        <location filename="../plots/activation_heatmap_view.py" line="38"/>
+        <location filename="../../gui/plots/activation_heatmap_view.py" line="38"/>
         <source>input |x|</source>
-        <translation type="unfinished"></translation>
+        <translation>输入 |x|</translation>
     </message>
 </context>
 <context>
     <name>AnalysisSettingsDialog</name>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="36"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="31"/>
+        <source>min/max</source>
+        <translation>最小/最大值</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="32"/>
+        <source>moving average of min/max</source>
+        <translation>最小/最大值的滑动平均</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="33"/>
+        <source>percentile clipping</source>
+        <translation>百分位截断</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="34"/>
+        <source>clipping with minimal MSE</source>
+        <translation>MSE 最小的截断</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="35"/>
+        <source>entropy (minimal KL)</source>
+        <translation>熵（KL 最小）</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="48"/>
         <source>Calibration settings</source>
-        <translation type="unfinished"></translation>
+        <translation>校准设置</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="40"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="52"/>
         <source>bundled English calibration text</source>
-        <translation type="unfinished"></translation>
+        <translation>内置英文校准文本</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="41"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="53"/>
         <source>&amp;Browse…</source>
-        <translation type="unfinished"></translation>
+        <translation>浏览(&amp;B)…</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="46"/>
-        <location filename="../dialogs/settings_dialog.py" line="48"/>
-        <location filename="../dialogs/settings_dialog.py" line="49"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="58"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="60"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="61"/>
         <source> sequences</source>
-        <translation type="unfinished"></translation>
+        <translation> 条序列</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="47"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="59"/>
         <source> tokens</source>
-        <translation type="unfinished"></translation>
+        <translation> 个 token</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="50"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="62"/>
         <source>skip sensitivity</source>
-        <translation type="unfinished"></translation>
+        <translation>跳过敏感度分析</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="55"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="68"/>
         <source>Run the &amp;analysis again with these settings</source>
-        <translation type="unfinished"></translation>
+        <translation>使用这些设置重新运行分析(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="59"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="72"/>
         <source>Calibration &amp;text:</source>
-        <translation type="unfinished"></translation>
+        <translation>校准文本(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="62"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="75"/>
         <source>&amp;Samples:</source>
-        <translation type="unfinished"></translation>
+        <translation>样本数(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="63"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="76"/>
         <source>Sequence &amp;length:</source>
-        <translation type="unfinished"></translation>
+        <translation>序列长度(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="64"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="77"/>
         <source>&amp;Batch size:</source>
-        <translation type="unfinished"></translation>
+        <translation>批大小(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="65"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="78"/>
         <source>&amp;Observer:</source>
-        <translation type="unfinished"></translation>
+        <translation>观察器(&amp;O)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="66"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="79"/>
         <source>Se&amp;nsitivity samples:</source>
-        <translation type="unfinished"></translation>
+        <translation>敏感度样本数(&amp;N)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="122"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="135"/>
         <source>Calibration text</source>
-        <translation type="unfinished"></translation>
+        <translation>校准文本</translation>
     </message>
     <message>
-        <location filename="../dialogs/settings_dialog.py" line="122"/>
+        <location filename="../../gui/dialogs/settings_dialog.py" line="135"/>
         <source>Text (*.txt *.jsonl);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>文本 (*.txt *.jsonl);;所有文件 (*)</translation>
     </message>
 </context>
 <context>
     <name>AutoPlanDialog</name>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="37"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="37"/>
         <source>Automatic plan</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="38"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="38"/>
         <source>Keep the &amp;loss below</source>
-        <translation type="unfinished"></translation>
+        <translation>损失保持低于(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="39"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="39"/>
         <source>Reach an 8-bit &amp;share of</source>
-        <translation type="unfinished"></translation>
+        <translation>8 位层占比达到(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="49"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="49"/>
         <source>(1 − cosine)</source>
-        <translation type="unfinished"></translation>
+        <translation>（1 − 余弦）</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="49"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="49"/>
         <source>(KL, nats)</source>
-        <translation type="unfinished"></translation>
+        <translation>（KL，nats）</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="54"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="54"/>
         <source>Allow FP8 E4M3 where it beats INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>在 FP8 E4M3 优于 INT8 的层上使用 FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="56"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="56"/>
         <source>Try SmoothQuant</source>
-        <translation type="unfinished"></translation>
+        <translation>尝试 SmoothQuant</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="77"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="77"/>
         <source>Plans to &amp;evaluate at most:</source>
-        <translation type="unfinished"></translation>
+        <translation>最多评估的方案数(&amp;E)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/auto_plan_dialog.py" line="78"/>
+        <location filename="../../gui/dialogs/auto_plan_dialog.py" line="78"/>
         <source>Evaluation &amp;samples:</source>
-        <translation type="unfinished"></translation>
+        <translation>评估样本数(&amp;S)：</translation>
     </message>
 </context>
 <context>
     <name>ChannelAbsmaxPlot</name>
     <message>
-        <location filename="../plots/channel_plot.py" line="30"/>
+        <location filename="../../gui/plots/channel_plot.py" line="30"/>
         <source>max |x|</source>
-        <translation type="unfinished"></translation>
+        <translation>最大 |x|</translation>
     </message>
     <message>
-        <location filename="../plots/channel_plot.py" line="31"/>
+        <location filename="../../gui/plots/channel_plot.py" line="31"/>
         <source>input channel</source>
-        <translation type="unfinished"></translation>
+        <translation>输入通道</translation>
     </message>
     <message>
-        <location filename="../plots/channel_plot.py" line="75"/>
+        <location filename="../../gui/plots/channel_plot.py" line="75"/>
         <source>outlier threshold %1</source>
-        <translation type="unfinished"></translation>
+        <translation>离群阈值 %1</translation>
+    </message>
+    <message>
+        <location filename="../../gui/plots/channel_plot.py" line="88"/>
+        <source>channel %1: %2</source>
+        <translation>通道 %1：%2</translation>
     </message>
 </context>
 <context>
     <name>ErrorBox</name>
     <message>
-        <location filename="../error_box.py" line="21"/>
+        <location filename="../../gui/error_box.py" line="21"/>
         <source>Unexpected error (%1): %2</source>
-        <translation type="unfinished"></translation>
+        <translation>意外错误（%1）：%2</translation>
     </message>
     <message>
-        <location filename="../error_box.py" line="37"/>
+        <location filename="../../gui/error_box.py" line="37"/>
         <source>quantviz error</source>
-        <translation type="unfinished"></translation>
+        <translation>quantviz 错误</translation>
     </message>
 </context>
 <context>
     <name>ErrorHeatmapsView</name>
     <message>
-        <location filename="../plots/error_heatmaps_view.py" line="75"/>
+        <location filename="../../gui/plots/error_heatmaps_view.py" line="75"/>
         <source>FP8 − INT8 error</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 − INT8 误差</translation>
     </message>
 </context>
 <context>
     <name>ExportDialog</name>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="49"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="51"/>
         <source>Export to ONNX</source>
-        <translation type="unfinished"></translation>
+        <translation>导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="59"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="61"/>
         <source>&amp;Browse…</source>
-        <translation type="unfinished"></translation>
+        <translation>浏览(&amp;B)…</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="66"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="68"/>
         <source>lowest that fits the formats</source>
-        <translation type="unfinished"></translation>
+        <translation>支持所用格式的最低版本</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="69"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="71"/>
         <source>&amp;Check parity in ONNX Runtime</source>
-        <translation type="unfinished"></translation>
+        <translation>在 ONNX Runtime 中检查一致性(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="83"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="85"/>
         <source>&amp;File:</source>
-        <translation type="unfinished"></translation>
+        <translation>文件(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="86"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="88"/>
         <source>&amp;Opset:</source>
-        <translation type="unfinished"></translation>
+        <translation>Opset(&amp;O)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="88"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="90"/>
         <source>Held-out sequences for the check:</source>
-        <translation type="unfinished"></translation>
+        <translation>一致性检查用的留出序列数：</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="90"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="92"/>
         <source>Held-out texts for the benchmark:</source>
-        <translation type="unfinished"></translation>
+        <translation>基准测试用的留出文本数：</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="97"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="99"/>
         <source>&amp;Export</source>
-        <translation type="unfinished"></translation>
+        <translation>导出(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="100"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="102"/>
         <source>&amp;Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>取消(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="102"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="104"/>
         <source>Close</source>
-        <translation type="unfinished"></translation>
+        <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="119"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="121"/>
         <source>Export to</source>
-        <translation type="unfinished"></translation>
+        <translation>导出到</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="119"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="121"/>
         <source>ONNX models (*.onnx)</source>
-        <translation type="unfinished"></translation>
+        <translation>ONNX 模型 (*.onnx)</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="137"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="139"/>
         <source>Choose a file to export to.</source>
-        <translation type="unfinished"></translation>
+        <translation>请选择要导出到的文件。</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="142"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="144"/>
         <source>Could not start: another job is running.</source>
-        <translation type="unfinished"></translation>
+        <translation>无法开始：另一个任务正在运行。</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="209"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="212"/>
         <source>Parity with PyTorch in ONNX Runtime: %1 (outputs with identical layer inputs: worst SQNR %2 dB; free-running: %3 dB; flipped codes %4 %)</source>
-        <translation type="unfinished"></translation>
+        <translation>ONNX Runtime 与 PyTorch 的一致性：%1（各层输入相同时的输出：最差 SQNR %2 dB；自由运行：%3 dB；量化码翻转 %4 %）</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="228"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="231"/>
         <source>%1 ms/batch on %2 threads</source>
-        <translation type="unfinished"></translation>
+        <translation>%2 线程 %1 ms/批</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="239"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="242"/>
         <source>(FP8 simulated: latency not meaningful)</source>
-        <translation type="unfinished"></translation>
+        <translation>（FP8 为模拟执行，延迟无参考意义）</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="139"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="244"/>
+        <source>%1: %2 MB, %3; %4</source>
+        <translation>%1：%2 MB，%3；%4</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/export_dialog.py" line="141"/>
         <source>Exporting…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在导出…</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="74"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="76"/>
         <source>&amp;Benchmark against float32</source>
-        <translation type="unfinished"></translation>
+        <translation>与 float32 对比进行基准测试(&amp;B)</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="80"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="82"/>
         <source>Also measure ONNX Runtime&apos;s dynamic quantization</source>
-        <translation type="unfinished"></translation>
+        <translation>同时测量 ONNX Runtime 的动态量化</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="176"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="179"/>
         <source>Export failed: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>导出失败：%1</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="186"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="189"/>
         <source>Wrote %1 (%2 MB, opset %3, %4 quantized layers)</source>
-        <translation type="unfinished"></translation>
+        <translation>已写入 %1（%2 MB，opset %3，%4 个量化层）</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="205"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="208"/>
         <source>passed</source>
-        <translation type="unfinished"></translation>
+        <translation>通过</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="205"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="208"/>
         <source>FAILED</source>
-        <translation type="unfinished"></translation>
+        <translation>失败</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="220"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="223"/>
         <source>first divergent layer: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>首个出现偏差的层：%1</translation>
     </message>
     <message>
-        <location filename="../dialogs/export_dialog.py" line="200"/>
+        <location filename="../../gui/dialogs/export_dialog.py" line="203"/>
         <source>Report saved to %1</source>
-        <translation type="unfinished"></translation>
+        <translation>报告已保存到 %1</translation>
+    </message>
+</context>
+<context>
+    <name>HeatmapPlot</name>
+    <message>
+        <location filename="../../gui/plots/heatmap_plot.py" line="14"/>
+        <source>output channel</source>
+        <translation>输出通道</translation>
+    </message>
+    <message>
+        <location filename="../../gui/plots/heatmap_plot.py" line="15"/>
+        <source>input channel</source>
+        <translation>输入通道</translation>
+    </message>
+    <message>
+        <location filename="../../gui/plots/heatmap_plot.py" line="16"/>
+        <source>token</source>
+        <translation>token</translation>
+    </message>
+    <message>
+        <location filename="../../gui/plots/heatmap_plot.py" line="17"/>
+        <source>channel</source>
+        <translation>通道</translation>
     </message>
 </context>
 <context>
     <name>HistogramPlot</name>
     <message>
-        <location filename="../plots/histogram_plot.py" line="100"/>
+        <location filename="../../gui/plots/histogram_plot.py" line="100"/>
         <source>count</source>
-        <translation type="unfinished"></translation>
+        <translation>计数</translation>
     </message>
     <message>
-        <location filename="../plots/histogram_plot.py" line="101"/>
+        <location filename="../../gui/plots/histogram_plot.py" line="101"/>
         <source>value</source>
-        <translation type="unfinished"></translation>
+        <translation>数值</translation>
     </message>
     <message>
-        <location filename="../plots/histogram_plot.py" line="135"/>
+        <location filename="../../gui/plots/histogram_plot.py" line="135"/>
         <source>float</source>
-        <translation type="unfinished"></translation>
+        <translation>浮点</translation>
     </message>
 </context>
 <context>
     <name>LayerDetailPanel</name>
     <message>
-        <location filename="../layer_detail.py" line="52"/>
+        <location filename="../../gui/layer_detail.py" line="53"/>
         <source>tensor</source>
-        <translation type="unfinished"></translation>
+        <translation>张量</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="53"/>
+        <location filename="../../gui/layer_detail.py" line="54"/>
         <source>format</source>
-        <translation type="unfinished"></translation>
+        <translation>格式</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="54"/>
+        <location filename="../../gui/layer_detail.py" line="55"/>
         <source>SQNR dB</source>
-        <translation type="unfinished"></translation>
+        <translation>SQNR dB</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="55"/>
+        <location filename="../../gui/layer_detail.py" line="56"/>
         <source>MSE</source>
-        <translation type="unfinished"></translation>
+        <translation>MSE</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="56"/>
+        <location filename="../../gui/layer_detail.py" line="57"/>
         <source>cosine</source>
-        <translation type="unfinished"></translation>
+        <translation>余弦</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="57"/>
+        <location filename="../../gui/layer_detail.py" line="58"/>
         <source>max |err|</source>
-        <translation type="unfinished"></translation>
+        <translation>最大 |误差|</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="58"/>
+        <location filename="../../gui/layer_detail.py" line="59"/>
         <source>clipped</source>
-        <translation type="unfinished"></translation>
+        <translation>截断比例</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="59"/>
+        <location filename="../../gui/layer_detail.py" line="60"/>
         <source>underflow</source>
-        <translation type="unfinished"></translation>
+        <translation>下溢比例</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="60"/>
+        <location filename="../../gui/layer_detail.py" line="61"/>
         <source>scale</source>
-        <translation type="unfinished"></translation>
+        <translation>缩放因子</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="100"/>
+        <location filename="../../gui/layer_detail.py" line="46"/>
+        <location filename="../../gui/layer_detail.py" line="101"/>
         <source>FP8 E4M3</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="104"/>
+        <location filename="../../gui/layer_detail.py" line="105"/>
         <source>INT8/ch (clip range)</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8/ch（截断范围）</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="105"/>
-        <location filename="../layer_detail.py" line="113"/>
+        <location filename="../../gui/layer_detail.py" line="106"/>
+        <location filename="../../gui/layer_detail.py" line="114"/>
         <source>trained</source>
-        <translation type="unfinished"></translation>
+        <translation>训练后</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="112"/>
+        <location filename="../../gui/layer_detail.py" line="48"/>
+        <location filename="../../gui/layer_detail.py" line="113"/>
         <source>INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="123"/>
+        <location filename="../../gui/layer_detail.py" line="47"/>
+        <source>FP8 E5M2</source>
+        <translation>FP8 E5M2</translation>
+    </message>
+    <message>
+        <location filename="../../gui/layer_detail.py" line="49"/>
+        <source>INT8/ch</source>
+        <translation>INT8/ch</translation>
+    </message>
+    <message>
+        <location filename="../../gui/layer_detail.py" line="50"/>
+        <source>UINT8 asym</source>
+        <translation>UINT8 非对称</translation>
+    </message>
+    <message>
+        <location filename="../../gui/layer_detail.py" line="124"/>
         <source>&amp;Distributions</source>
-        <translation type="unfinished"></translation>
+        <translation>分布(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="138"/>
+        <location filename="../../gui/layer_detail.py" line="139"/>
         <source>&amp;Heatmaps</source>
-        <translation type="unfinished"></translation>
+        <translation>热力图(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="155"/>
+        <location filename="../../gui/layer_detail.py" line="156"/>
         <source>&amp;Numbers</source>
-        <translation type="unfinished"></translation>
+        <translation>数值(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="188"/>
-        <location filename="../layer_detail.py" line="254"/>
+        <location filename="../../gui/layer_detail.py" line="189"/>
+        <location filename="../../gui/layer_detail.py" line="260"/>
         <source>weight</source>
-        <translation type="unfinished"></translation>
+        <translation>权重</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="189"/>
+        <location filename="../../gui/layer_detail.py" line="190"/>
         <source>input activation</source>
-        <translation type="unfinished"></translation>
+        <translation>输入激活</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="192"/>
+        <location filename="../../gui/layer_detail.py" line="193"/>
         <source>input channel max |x|</source>
-        <translation type="unfinished"></translation>
+        <translation>输入通道最大 |x|</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="202"/>
+        <location filename="../../gui/layer_detail.py" line="203"/>
         <source>No layer selected</source>
-        <translation type="unfinished"></translation>
+        <translation>未选择层</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="208"/>
-        <source>parameters</source>
-        <translation type="unfinished"></translation>
+        <location filename="../../gui/layer_detail.py" line="210"/>
+        <source>%1, %2, %3 parameters</source>
+        <translation>%1，%2，%3 个参数</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="210"/>
+        <location filename="../../gui/layer_detail.py" line="216"/>
         <source>Recommendation: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>推荐：%1</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="213"/>
+        <location filename="../../gui/layer_detail.py" line="219"/>
         <source>Sensitivity (%1): weights %2, inputs %3, both %4</source>
-        <translation type="unfinished"></translation>
+        <translation>敏感度（%1）：权重 %2，输入 %3，两者 %4</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="223"/>
+        <location filename="../../gui/layer_detail.py" line="229"/>
         <source>Not analysed yet.</source>
-        <translation type="unfinished"></translation>
+        <translation>尚未分析。</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="228"/>
-        <location filename="../layer_detail.py" line="229"/>
+        <location filename="../../gui/layer_detail.py" line="234"/>
+        <location filename="../../gui/layer_detail.py" line="235"/>
         <source>trained scale</source>
-        <translation type="unfinished"></translation>
+        <translation>训练后的缩放因子</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="236"/>
+        <location filename="../../gui/layer_detail.py" line="242"/>
         <source>Full-size error maps from the model&apos;s weight.</source>
-        <translation type="unfinished"></translation>
+        <translation>基于模型权重的全尺寸误差图。</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="242"/>
+        <location filename="../../gui/layer_detail.py" line="248"/>
         <source>Analysis maps; computing full-size maps…</source>
-        <translation type="unfinished"></translation>
+        <translation>分析结果中的误差图；正在计算全尺寸误差图…</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="247"/>
+        <location filename="../../gui/layer_detail.py" line="253"/>
         <source>FP8 E4M3 |W − Q(W)|</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 E4M3 |W − Q(W)|</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="247"/>
+        <location filename="../../gui/layer_detail.py" line="253"/>
         <source>INT8/ch |W − Q(W)|</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8/ch |W − Q(W)|</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="255"/>
+        <location filename="../../gui/layer_detail.py" line="261"/>
         <source>input</source>
-        <translation type="unfinished"></translation>
+        <translation>输入</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="293"/>
+        <location filename="../../gui/layer_detail.py" line="299"/>
         <source>Input: kurtosis %1, channel max/median %2×, %3 values ≥ %4, top channels %5</source>
-        <translation type="unfinished"></translation>
+        <translation>输入：峰度 %1，通道最大值/中位数 %2×，%3 个值 ≥ %4，幅值最大的通道 %5</translation>
     </message>
     <message>
-        <location filename="../layer_detail.py" line="309"/>
+        <location filename="../../gui/layer_detail.py" line="315"/>
         <source>Top tokens: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>幅值最大的 token：%1</translation>
     </message>
 </context>
 <context>
     <name>LayerTableModel</name>
     <message>
-        <location filename="../layer_table.py" line="71"/>
+        <location filename="../../gui/layer_table.py" line="71"/>
         <source>Layer</source>
-        <translation type="unfinished"></translation>
+        <translation>层</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="72"/>
+        <location filename="../../gui/layer_table.py" line="72"/>
         <source>Module path</source>
-        <translation type="unfinished"></translation>
+        <translation>模块路径</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="76"/>
+        <location filename="../../gui/layer_table.py" line="76"/>
         <source>Kind</source>
-        <translation type="unfinished"></translation>
+        <translation>类型</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="77"/>
+        <location filename="../../gui/layer_table.py" line="77"/>
         <source>Layer type</source>
-        <translation type="unfinished"></translation>
+        <translation>层类型</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="81"/>
+        <location filename="../../gui/layer_table.py" line="81"/>
         <source>Shape</source>
-        <translation type="unfinished"></translation>
+        <translation>形状</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="82"/>
+        <location filename="../../gui/layer_table.py" line="82"/>
         <source>Shape of the stored weight</source>
-        <translation type="unfinished"></translation>
+        <translation>存储的权重形状</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="86"/>
+        <location filename="../../gui/layer_table.py" line="86"/>
         <source>Params</source>
-        <translation type="unfinished"></translation>
+        <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="87"/>
+        <location filename="../../gui/layer_table.py" line="87"/>
         <source>Weight and bias parameters</source>
-        <translation type="unfinished"></translation>
+        <translation>权重和偏置的参数量</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="92"/>
+        <location filename="../../gui/layer_table.py" line="92"/>
         <source>W precision</source>
-        <translation type="unfinished"></translation>
+        <translation>W 精度</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="93"/>
+        <location filename="../../gui/layer_table.py" line="93"/>
         <source>Weight format in the plan (click to change)</source>
-        <translation type="unfinished"></translation>
+        <translation>方案中的权重格式（点击修改）</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="98"/>
+        <location filename="../../gui/layer_table.py" line="98"/>
         <source>A precision</source>
-        <translation type="unfinished"></translation>
+        <translation>A 精度</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="99"/>
+        <location filename="../../gui/layer_table.py" line="99"/>
         <source>Input activation format in the plan (click to change)</source>
-        <translation type="unfinished"></translation>
+        <translation>方案中的输入激活格式（点击修改）</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="106"/>
+        <location filename="../../gui/layer_table.py" line="106"/>
         <source>W FP8</source>
-        <translation type="unfinished"></translation>
+        <translation>W FP8</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="107"/>
+        <location filename="../../gui/layer_table.py" line="107"/>
         <source>Weight SQNR in dB, FP8 E4M3 per tensor</source>
-        <translation type="unfinished"></translation>
+        <translation>权重 SQNR（dB），FP8 E4M3 逐张量</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="112"/>
+        <location filename="../../gui/layer_table.py" line="112"/>
         <source>W INT8/ch</source>
-        <translation type="unfinished"></translation>
+        <translation>W INT8/ch</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="113"/>
+        <location filename="../../gui/layer_table.py" line="113"/>
         <source>Weight SQNR in dB, INT8 symmetric per channel</source>
-        <translation type="unfinished"></translation>
+        <translation>权重 SQNR（dB），INT8 对称逐通道</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="118"/>
+        <location filename="../../gui/layer_table.py" line="118"/>
         <source>A FP8</source>
-        <translation type="unfinished"></translation>
+        <translation>A FP8</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="119"/>
+        <location filename="../../gui/layer_table.py" line="119"/>
         <source>Input SQNR in dB, FP8 E4M3 per tensor (calibrated)</source>
-        <translation type="unfinished"></translation>
+        <translation>输入 SQNR（dB），FP8 E4M3 逐张量（已校准）</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="124"/>
+        <location filename="../../gui/layer_table.py" line="124"/>
         <source>A INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>A INT8</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="125"/>
+        <location filename="../../gui/layer_table.py" line="125"/>
         <source>Input SQNR in dB, INT8 per tensor (calibrated)</source>
-        <translation type="unfinished"></translation>
+        <translation>输入 SQNR（dB），INT8 逐张量（已校准）</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="130"/>
+        <location filename="../../gui/layer_table.py" line="130"/>
         <source>Outliers</source>
-        <translation type="unfinished"></translation>
+        <translation>离群值</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="131"/>
+        <location filename="../../gui/layer_table.py" line="131"/>
         <source>Largest input channel absolute max over the median channel&apos;s</source>
-        <translation type="unfinished"></translation>
+        <translation>各输入通道绝对值最大值中，最大者与中位数之比</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="138"/>
+        <location filename="../../gui/layer_table.py" line="138"/>
         <source>Sensitivity</source>
-        <translation type="unfinished"></translation>
+        <translation>敏感度</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="139"/>
+        <location filename="../../gui/layer_table.py" line="139"/>
         <source>Model output loss when only this layer is INT8 (weights and inputs)</source>
-        <translation type="unfinished"></translation>
+        <translation>仅此层（权重和输入）量化为 INT8 时的模型输出损失</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="146"/>
+        <location filename="../../gui/layer_table.py" line="146"/>
         <source>Recommendation</source>
-        <translation type="unfinished"></translation>
+        <translation>推荐</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="147"/>
+        <location filename="../../gui/layer_table.py" line="147"/>
         <source>Suggested format; hover for the reason</source>
-        <translation type="unfinished"></translation>
+        <translation>推荐的格式；悬停可查看原因</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="153"/>
+        <location filename="../../gui/layer_table.py" line="153"/>
         <source>float</source>
-        <translation type="unfinished"></translation>
+        <translation>浮点</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="154"/>
+        <location filename="../../gui/layer_table.py" line="154"/>
         <source>FP8 E4M3</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="155"/>
+        <location filename="../../gui/layer_table.py" line="155"/>
         <source>INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8</translation>
     </message>
     <message>
-        <location filename="../layer_table.py" line="307"/>
+        <location filename="../../gui/layer_table.py" line="307"/>
         <source>%1: weights %2, inputs %3, both %4</source>
-        <translation type="unfinished"></translation>
+        <translation>%1：权重 %2，输入 %3，两者 %4</translation>
     </message>
 </context>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="73"/>
+        <location filename="../../gui/main_window.py" line="74"/>
         <source>quantviz</source>
-        <translation type="unfinished"></translation>
+        <translation>quantviz</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="106"/>
+        <location filename="../../gui/main_window.py" line="107"/>
         <source>Filter layers: text or glob, e.g. *.mlp.* (Ctrl+F)</source>
-        <translation type="unfinished"></translation>
+        <translation>筛选层：文本或通配符，例如 *.mlp.*（Ctrl+F）</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="111"/>
-        <location filename="../main_window.py" line="235"/>
+        <location filename="../../gui/main_window.py" line="112"/>
+        <location filename="../../gui/main_window.py" line="236"/>
         <source>All kinds</source>
-        <translation type="unfinished"></translation>
+        <translation>所有类型</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="112"/>
+        <location filename="../../gui/main_window.py" line="113"/>
         <source>&amp;Filter:</source>
-        <translation type="unfinished"></translation>
+        <translation>筛选(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="137"/>
+        <location filename="../../gui/main_window.py" line="138"/>
         <source>Layer</source>
-        <translation type="unfinished"></translation>
+        <translation>层</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="141"/>
+        <location filename="../../gui/main_window.py" line="142"/>
         <source>Plan summary</source>
-        <translation type="unfinished"></translation>
+        <translation>方案摘要</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="146"/>
+        <location filename="../../gui/main_window.py" line="147"/>
         <source>Model</source>
-        <translation type="unfinished"></translation>
+        <translation>模型</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="164"/>
+        <location filename="../../gui/main_window.py" line="165"/>
         <source>Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>取消</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="166"/>
+        <location filename="../../gui/main_window.py" line="167"/>
         <source>Stop the running job at its next step (Esc)</source>
-        <translation type="unfinished"></translation>
+        <translation>在下一步停止正在运行的任务（Esc）</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="225"/>
+        <location filename="../../gui/main_window.py" line="226"/>
         <source>Select one or more layers first.</source>
-        <translation type="unfinished"></translation>
+        <translation>请先选择一个或多个层。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="252"/>
+        <location filename="../../gui/main_window.py" line="253"/>
         <source>no model</source>
-        <translation type="unfinished"></translation>
+        <translation>无模型</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="285"/>
+        <location filename="../../gui/main_window.py" line="286"/>
         <source>Cancelling “%1”…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在取消“%1”…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="304"/>
+        <location filename="../../gui/main_window.py" line="305"/>
         <source>Restore the last session?</source>
-        <translation type="unfinished"></translation>
+        <translation>恢复上次的会话？</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="307"/>
+        <location filename="../../gui/main_window.py" line="308"/>
         <source>quantviz did not exit cleanly last time. Restore the session autosaved in %1?</source>
-        <translation type="unfinished"></translation>
+        <translation>quantviz 上次未正常退出。是否恢复自动保存在 %1 中的会话？</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="376"/>
+        <location filename="../../gui/main_window.py" line="377"/>
         <source>Nothing to save: open a model first.</source>
-        <translation type="unfinished"></translation>
+        <translation>没有可保存的内容：请先打开一个模型。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="385"/>
+        <location filename="../../gui/main_window.py" line="386"/>
         <source>Session saved to %1</source>
-        <translation type="unfinished"></translation>
+        <translation>会话已保存到 %1</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="392"/>
+        <location filename="../../gui/main_window.py" line="393"/>
         <source>Save session</source>
-        <translation type="unfinished"></translation>
+        <translation>保存会话</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="394"/>
+        <location filename="../../gui/main_window.py" line="395"/>
         <source>quantviz sessions (*%1)</source>
-        <translation type="unfinished"></translation>
+        <translation>quantviz 会话 (*%1)</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="411"/>
+        <location filename="../../gui/main_window.py" line="412"/>
         <source>Open session</source>
-        <translation type="unfinished"></translation>
+        <translation>打开会话</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="435"/>
+        <location filename="../../gui/main_window.py" line="415"/>
+        <source>The session file %1 names no model, so it cannot be opened.</source>
+        <translation>会话文件 %1 未指定模型，无法打开。</translation>
+    </message>
+    <message>
+        <location filename="../../gui/main_window.py" line="435"/>
         <source>Open plan</source>
-        <translation type="unfinished"></translation>
+        <translation>打开方案</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="438"/>
+        <location filename="../../gui/main_window.py" line="438"/>
         <source>Open a model before its plan.</source>
-        <translation type="unfinished"></translation>
+        <translation>请先打开模型，再打开它的方案。</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="443"/>
+        <location filename="../../gui/main_window.py" line="443"/>
         <source>The plan names parts this model lacks: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>方案中包含此模型没有的部分：%1</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="447"/>
+        <location filename="../../gui/main_window.py" line="447"/>
         <source>Open plan %1</source>
-        <translation type="unfinished"></translation>
+        <translation>打开方案 %1</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="458"/>
+        <location filename="../../gui/main_window.py" line="458"/>
         <source>Plan saved to %1</source>
-        <translation type="unfinished"></translation>
+        <translation>方案已保存到 %1</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="506"/>
+        <location filename="../../gui/main_window.py" line="506"/>
         <source>Stopping the running jobs…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在停止运行中的任务…</translation>
     </message>
 </context>
 <context>
     <name>ModelOverview</name>
     <message>
-        <location filename="../model_overview.py" line="26"/>
-        <location filename="../model_overview.py" line="109"/>
+        <location filename="../../gui/model_overview.py" line="26"/>
+        <location filename="../../gui/model_overview.py" line="109"/>
         <source>W FP8 E4M3</source>
-        <translation type="unfinished"></translation>
+        <translation>W FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="27"/>
+        <location filename="../../gui/model_overview.py" line="27"/>
         <source>W FP8 E5M2</source>
-        <translation type="unfinished"></translation>
+        <translation>W FP8 E5M2</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="28"/>
+        <location filename="../../gui/model_overview.py" line="28"/>
         <source>W INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>W INT8</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="29"/>
-        <location filename="../model_overview.py" line="112"/>
+        <location filename="../../gui/model_overview.py" line="29"/>
+        <location filename="../../gui/model_overview.py" line="112"/>
         <source>W INT8/ch</source>
-        <translation type="unfinished"></translation>
+        <translation>W INT8/ch</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="30"/>
-        <location filename="../model_overview.py" line="117"/>
+        <location filename="../../gui/model_overview.py" line="30"/>
+        <location filename="../../gui/model_overview.py" line="117"/>
         <source>A FP8 E4M3</source>
-        <translation type="unfinished"></translation>
+        <translation>A FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="31"/>
-        <location filename="../model_overview.py" line="124"/>
+        <location filename="../../gui/model_overview.py" line="31"/>
+        <location filename="../../gui/model_overview.py" line="124"/>
         <source>A INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>A INT8</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="69"/>
-        <location filename="../model_overview.py" line="141"/>
+        <location filename="../../gui/model_overview.py" line="69"/>
+        <location filename="../../gui/model_overview.py" line="141"/>
         <source>Run the automatic plan to see the frontier.</source>
-        <translation type="unfinished"></translation>
+        <translation>运行自动方案后可查看前沿。</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="71"/>
+        <location filename="../../gui/model_overview.py" line="71"/>
         <source>Run automatic plan</source>
-        <translation type="unfinished"></translation>
+        <translation>运行自动方案</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="82"/>
+        <location filename="../../gui/model_overview.py" line="82"/>
         <source>SQNR per layer</source>
-        <translation type="unfinished"></translation>
+        <translation>各层 SQNR</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="83"/>
+        <location filename="../../gui/model_overview.py" line="83"/>
         <source>Layer × metric</source>
-        <translation type="unfinished"></translation>
+        <translation>层 × 指标</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="84"/>
+        <location filename="../../gui/model_overview.py" line="84"/>
         <source>Accuracy vs size</source>
-        <translation type="unfinished"></translation>
+        <translation>精度与大小</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="153"/>
+        <location filename="../../gui/model_overview.py" line="153"/>
         <source>%1
 %2 % of layers 8-bit, loss %3, %4 MB</source>
-        <translation type="unfinished"></translation>
+        <translation>%1
+%2 % 的层为 8 位，损失 %3，%4 MB</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="166"/>
+        <location filename="../../gui/model_overview.py" line="166"/>
         <source>float32 model</source>
-        <translation type="unfinished"></translation>
+        <translation>float32 模型</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="169"/>
+        <location filename="../../gui/model_overview.py" line="169"/>
         <source>loss (1 − cosine)</source>
-        <translation type="unfinished"></translation>
+        <translation>损失（1 − 余弦）</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="169"/>
+        <location filename="../../gui/model_overview.py" line="169"/>
         <source>KL (nats)</source>
-        <translation type="unfinished"></translation>
+        <translation>KL（nats）</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="170"/>
+        <location filename="../../gui/model_overview.py" line="170"/>
         <source>size (MB)</source>
-        <translation type="unfinished"></translation>
+        <translation>大小（MB）</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="172"/>
+        <location filename="../../gui/model_overview.py" line="172"/>
         <source>meets the target</source>
-        <translation type="unfinished"></translation>
+        <translation>达到目标</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="172"/>
+        <location filename="../../gui/model_overview.py" line="172"/>
         <source>misses the target</source>
-        <translation type="unfinished"></translation>
+        <translation>未达到目标</translation>
     </message>
     <message>
-        <location filename="../model_overview.py" line="175"/>
+        <location filename="../../gui/model_overview.py" line="175"/>
         <source>%1 plans evaluated; the ringed plan is applied (%2). Click a point to apply it.</source>
-        <translation type="unfinished"></translation>
+        <translation>已评估 %1 个方案；圈出的方案已应用（%2）。点击某个点即可应用对应方案。</translation>
     </message>
 </context>
 <context>
     <name>OpenModelDialog</name>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="36"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="36"/>
         <source>Open model</source>
-        <translation type="unfinished"></translation>
+        <translation>打开模型</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="40"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="40"/>
         <source>model folder, .gguf or .safetensors file, org/name hub id, or sample:minilm</source>
-        <translation type="unfinished"></translation>
+        <translation>模型文件夹、.gguf 或 .safetensors 文件、org/name 形式的 Hub ID，或 sample:minilm</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="42"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="42"/>
         <source>&amp;Model:</source>
-        <translation type="unfinished"></translation>
+        <translation>模型(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="44"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="44"/>
         <source>F&amp;older…</source>
-        <translation type="unfinished"></translation>
+        <translation>文件夹(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="46"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="46"/>
         <source>F&amp;ile…</source>
-        <translation type="unfinished"></translation>
+        <translation>文件(&amp;I)…</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="57"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="57"/>
         <source>%1 (bundled sample)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1（内置示例）</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="68"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="68"/>
         <source>&amp;Samples and recent models:</source>
-        <translation type="unfinished"></translation>
+        <translation>示例和最近使用的模型(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="93"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="93"/>
         <source>Model folder</source>
-        <translation type="unfinished"></translation>
+        <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="100"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="100"/>
         <source>Model file</source>
-        <translation type="unfinished"></translation>
+        <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../dialogs/open_model_dialog.py" line="102"/>
+        <location filename="../../gui/dialogs/open_model_dialog.py" line="102"/>
         <source>Model files (%1)</source>
-        <translation type="unfinished"></translation>
+        <translation>模型文件 (%1)</translation>
     </message>
 </context>
 <context>
     <name>Precision</name>
     <message>
-        <location filename="../precision.py" line="42"/>
-        <location filename="../precision.py" line="64"/>
+        <location filename="../../gui/precision.py" line="42"/>
+        <location filename="../../gui/precision.py" line="64"/>
         <source>Float</source>
-        <translation type="unfinished"></translation>
+        <translation>浮点</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="43"/>
-        <location filename="../precision.py" line="65"/>
+        <location filename="../../gui/precision.py" line="43"/>
+        <location filename="../../gui/precision.py" line="65"/>
         <source>FP8 E4M3</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="46"/>
+        <location filename="../../gui/precision.py" line="46"/>
         <source>FP8 E4M3 per channel</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 E4M3 逐通道</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="49"/>
-        <location filename="../precision.py" line="66"/>
+        <location filename="../../gui/precision.py" line="49"/>
+        <location filename="../../gui/precision.py" line="66"/>
         <source>FP8 E5M2</source>
-        <translation type="unfinished"></translation>
+        <translation>FP8 E5M2</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="52"/>
+        <location filename="../../gui/precision.py" line="52"/>
         <source>INT8 per channel</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8 逐通道</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="56"/>
+        <location filename="../../gui/precision.py" line="56"/>
         <source>INT8 per tensor</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8 逐张量</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="59"/>
-        <location filename="../precision.py" line="69"/>
+        <location filename="../../gui/precision.py" line="59"/>
+        <location filename="../../gui/precision.py" line="69"/>
         <source>UINT8 asymmetric</source>
-        <translation type="unfinished"></translation>
+        <translation>UINT8 非对称</translation>
     </message>
     <message>
-        <location filename="../precision.py" line="67"/>
+        <location filename="../../gui/precision.py" line="67"/>
         <source>INT8</source>
-        <translation type="unfinished"></translation>
+        <translation>INT8</translation>
+    </message>
+</context>
+<context>
+    <name>ProgressStage</name>
+    <message>
+        <location filename="../../gui/i18n.py" line="30"/>
+        <source>resolving</source>
+        <translation>解析模型</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="31"/>
+        <source>hashing</source>
+        <translation>计算哈希</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="32"/>
+        <source>gguf de-quantization</source>
+        <translation>GGUF 反量化</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="33"/>
+        <source>tokenizer</source>
+        <translation>分词器</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="34"/>
+        <source>weights</source>
+        <translation>权重</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="35"/>
+        <source>discovering layers</source>
+        <translation>查找层</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="36"/>
+        <source>done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="37"/>
+        <source>calibration</source>
+        <translation>校准</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="38"/>
+        <source>sensitivity</source>
+        <translation>敏感度</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="39"/>
+        <source>float</source>
+        <translation>浮点模型</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="40"/>
+        <source>evaluation</source>
+        <translation>评估</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="41"/>
+        <source>auto plan</source>
+        <translation>自动方案</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="42"/>
+        <source>smoothquant</source>
+        <translation>SmoothQuant</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="43"/>
+        <source>qat</source>
+        <translation>QAT</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="44"/>
+        <source>paused</source>
+        <translation>已暂停</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="45"/>
+        <source>tracing</source>
+        <translation>追踪计算图</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="46"/>
+        <source>mapping</source>
+        <translation>映射层</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="47"/>
+        <source>quantizing weights</source>
+        <translation>量化权重</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="48"/>
+        <source>rewriting</source>
+        <translation>改写计算图</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="49"/>
+        <source>writing</source>
+        <translation>写入文件</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="50"/>
+        <source>parity</source>
+        <translation>一致性检查</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="51"/>
+        <source>baselines</source>
+        <translation>基线</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="52"/>
+        <source>benchmark</source>
+        <translation>基准测试</translation>
     </message>
 </context>
 <context>
     <name>Project</name>
     <message>
-        <location filename="../project.py" line="173"/>
+        <location filename="../../gui/project.py" line="173"/>
         <source>weights</source>
-        <translation type="unfinished"></translation>
+        <translation>权重</translation>
     </message>
     <message>
-        <location filename="../project.py" line="173"/>
+        <location filename="../../gui/project.py" line="173"/>
         <source>inputs</source>
-        <translation type="unfinished"></translation>
+        <translation>输入</translation>
     </message>
     <message>
-        <location filename="../project.py" line="175"/>
+        <location filename="../../gui/project.py" line="175"/>
         <source>Set %1 of %2 to %3</source>
-        <translation type="unfinished"></translation>
+        <translation>将 %2 的%1设为 %3</translation>
     </message>
     <message numerus="yes">
-        <location filename="../project.py" line="178"/>
+        <location filename="../../gui/project.py" line="178"/>
         <source>Set %1 of %n layers to %2</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>将 %n 个层的%1设为 %2</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../project.py" line="204"/>
+        <location filename="../../gui/project.py" line="204"/>
         <source>Apply rule %1</source>
-        <translation type="unfinished"></translation>
+        <translation>应用规则 %1</translation>
     </message>
     <message>
-        <location filename="../project.py" line="236"/>
+        <location filename="../../gui/project.py" line="236"/>
         <source>Apply recommendations</source>
-        <translation type="unfinished"></translation>
+        <translation>应用推荐</translation>
     </message>
 </context>
 <context>
     <name>QATDialog</name>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="60"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="45"/>
+        <source>auto (KL or cosine by task)</source>
+        <translation>自动（按任务选用 KL 或余弦）</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="46"/>
+        <source>KL of the logits</source>
+        <translation>logits 的 KL</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="47"/>
+        <source>cosine of the hidden states</source>
+        <translation>隐藏状态的余弦</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="48"/>
+        <source>none (next-token cross-entropy)</source>
+        <translation>无（下一 token 交叉熵）</translation>
+    </message>
+    <message>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="68"/>
         <source>Quantization-aware training</source>
-        <translation type="unfinished"></translation>
+        <translation>量化感知训练</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="73"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="81"/>
         <source>only at start and end</source>
-        <translation type="unfinished"></translation>
+        <translation>仅在开始和结束时</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="76"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="84"/>
         <source>Learn the &amp;scales (LSQ)</source>
-        <translation type="unfinished"></translation>
+        <translation>学习缩放因子（LSQ）(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="83"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="92"/>
         <source>optional: folder for the fine-tuned model</source>
-        <translation type="unfinished"></translation>
+        <translation>可选：保存微调后模型的文件夹</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="84"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="93"/>
         <source>&amp;Browse…</source>
-        <translation type="unfinished"></translation>
+        <translation>浏览(&amp;B)…</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="90"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="99"/>
         <source>S&amp;teps:</source>
-        <translation type="unfinished"></translation>
+        <translation>步数(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="91"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="100"/>
         <source>&amp;Learning rate:</source>
-        <translation type="unfinished"></translation>
+        <translation>学习率(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="92"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="101"/>
         <source>Scale learning rate (relative):</source>
-        <translation type="unfinished"></translation>
+        <translation>缩放因子学习率（相对值）：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="93"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="102"/>
         <source>Batch si&amp;ze:</source>
-        <translation type="unfinished"></translation>
+        <translation>批大小(&amp;Z)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="94"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="103"/>
         <source>Se&amp;quence length:</source>
-        <translation type="unfinished"></translation>
+        <translation>序列长度(&amp;Q)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="95"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="104"/>
         <source>&amp;Distillation:</source>
-        <translation type="unfinished"></translation>
+        <translation>蒸馏(&amp;D)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="96"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="105"/>
         <source>E&amp;valuate every:</source>
-        <translation type="unfinished"></translation>
+        <translation>评估间隔步数(&amp;V)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="97"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="106"/>
         <source>Evaluation sa&amp;mples:</source>
-        <translation type="unfinished"></translation>
+        <translation>评估样本数(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="98"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="107"/>
         <source>Calibration samp&amp;les:</source>
-        <translation type="unfinished"></translation>
+        <translation>校准样本数(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="100"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="109"/>
         <source>&amp;Output folder:</source>
-        <translation type="unfinished"></translation>
+        <translation>输出文件夹(&amp;O)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="104"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="113"/>
         <source>&amp;Start</source>
-        <translation type="unfinished"></translation>
+        <translation>开始(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="106"/>
-        <location filename="../dialogs/qat_dialog.py" line="239"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="115"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="248"/>
         <source>&amp;Pause</source>
-        <translation type="unfinished"></translation>
+        <translation>暂停(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="109"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="118"/>
         <source>&amp;Cancel run</source>
-        <translation type="unfinished"></translation>
+        <translation>取消运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="111"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="120"/>
         <source>Close</source>
-        <translation type="unfinished"></translation>
+        <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="131"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
         <source>layer</source>
-        <translation type="unfinished"></translation>
+        <translation>层</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="131"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
         <source>W SQNR before</source>
-        <translation type="unfinished"></translation>
+        <translation>训练前 W SQNR</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="131"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
         <source>after</source>
-        <translation type="unfinished"></translation>
+        <translation>训练后</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="131"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
         <source>change</source>
-        <translation type="unfinished"></translation>
+        <translation>变化</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="176"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="185"/>
         <source>Output folder</source>
-        <translation type="unfinished"></translation>
+        <translation>输出文件夹</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="217"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="226"/>
         <source>Could not start: another job is running.</source>
-        <translation type="unfinished"></translation>
+        <translation>无法开始：另一个任务正在运行。</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="221"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="230"/>
         <source>Preparing: applying the plan and measuring the start…</source>
-        <translation type="unfinished"></translation>
+        <translation>准备中：正在应用方案并测量初始指标…</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="235"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="244"/>
         <source>&amp;Resume</source>
-        <translation type="unfinished"></translation>
+        <translation>继续(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="236"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="245"/>
         <source>Pausing before the next step…</source>
-        <translation type="unfinished"></translation>
+        <translation>将在下一步之前暂停…</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="244"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="253"/>
         <source>Stopping at the next step…</source>
-        <translation type="unfinished"></translation>
+        <translation>将在下一步停止…</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="256"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="265"/>
         <source>Paused after step %1</source>
-        <translation type="unfinished"></translation>
+        <translation>已在第 %1 步后暂停</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="269"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="279"/>
         <source>Step %1 of %2, %3</source>
-        <translation type="unfinished"></translation>
+        <translation>第 %1/%2 步，%3</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="272"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="282"/>
         <source>, about %1 s left</source>
-        <translation type="unfinished"></translation>
+        <translation>，约剩 %1 s</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="292"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="302"/>
         <source>%1: float %2, before QAT %3, after %4 (%5 steps, %6 s)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1：浮点 %2，QAT 前 %3，QAT 后 %4（%5 步，%6 s）</translation>
     </message>
     <message>
-        <location filename="../dialogs/qat_dialog.py" line="303"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="313"/>
         <source>(stopped early)</source>
-        <translation type="unfinished"></translation>
+        <translation>（提前停止）</translation>
     </message>
 </context>
 <context>
     <name>RuleDialog</name>
     <message>
-        <location filename="../dialogs/rule_dialog.py" line="42"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="42"/>
         <source>Apply rule by pattern</source>
-        <translation type="unfinished"></translation>
+        <translation>按模式应用规则</translation>
     </message>
     <message>
-        <location filename="../dialogs/rule_dialog.py" line="53"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="53"/>
         <source>&amp;Pattern:</source>
-        <translation type="unfinished"></translation>
+        <translation>模式(&amp;P)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/rule_dialog.py" line="54"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="54"/>
         <source>&amp;Weights:</source>
-        <translation type="unfinished"></translation>
+        <translation>权重(&amp;W)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/rule_dialog.py" line="55"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="55"/>
         <source>&amp;Inputs:</source>
-        <translation type="unfinished"></translation>
+        <translation>输入(&amp;I)：</translation>
     </message>
     <message>
-        <location filename="../dialogs/rule_dialog.py" line="72"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="72"/>
         <source>(unchanged)</source>
-        <translation type="unfinished"></translation>
+        <translation>（不变）</translation>
     </message>
     <message numerus="yes">
-        <location filename="../dialogs/rule_dialog.py" line="85"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="86"/>
         <source>Matches %n layer(s)</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>匹配 %n 个层</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../gui/dialogs/rule_dialog.py" line="90"/>
+        <source>Matches %n layer(s): %1</source>
+        <translation>
+            <numerusform>匹配 %n 个层：%1</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../dialogs/rule_dialog.py" line="102"/>
+        <location filename="../../gui/dialogs/rule_dialog.py" line="103"/>
         <source>Give a pattern and at least one format.</source>
-        <translation type="unfinished"></translation>
+        <translation>请输入模式，并至少选择一种格式。</translation>
+    </message>
+</context>
+<context>
+    <name>SensitivityMetric</name>
+    <message>
+        <location filename="../../gui/i18n.py" line="57"/>
+        <source>logits KL</source>
+        <translation>logits KL</translation>
+    </message>
+    <message>
+        <location filename="../../gui/i18n.py" line="58"/>
+        <source>1 − embedding cosine</source>
+        <translation>1 − 嵌入余弦</translation>
     </message>
 </context>
 <context>
     <name>SqnrChart</name>
     <message>
-        <location filename="../plots/sqnr_chart.py" line="42"/>
+        <location filename="../../gui/plots/sqnr_chart.py" line="42"/>
         <source>SQNR (dB)</source>
-        <translation type="unfinished"></translation>
+        <translation>SQNR（dB）</translation>
     </message>
     <message>
-        <location filename="../plots/sqnr_chart.py" line="43"/>
+        <location filename="../../gui/plots/sqnr_chart.py" line="43"/>
         <source>layer index</source>
-        <translation type="unfinished"></translation>
+        <translation>层序号</translation>
     </message>
 </context>
 <context>
     <name>SummaryPanel</name>
     <message>
-        <location filename="../summary_panel.py" line="64"/>
+        <location filename="../../gui/summary_panel.py" line="64"/>
         <source>&amp;Evaluate plan</source>
-        <translation type="unfinished"></translation>
+        <translation>评估方案(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="70"/>
+        <location filename="../../gui/summary_panel.py" line="70"/>
         <source>format</source>
-        <translation type="unfinished"></translation>
+        <translation>格式</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="70"/>
+        <location filename="../../gui/summary_panel.py" line="70"/>
         <source>weights</source>
-        <translation type="unfinished"></translation>
+        <translation>权重</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="70"/>
+        <location filename="../../gui/summary_panel.py" line="70"/>
         <source>inputs</source>
-        <translation type="unfinished"></translation>
+        <translation>输入</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="78"/>
+        <location filename="../../gui/summary_panel.py" line="78"/>
         <source>Size:</source>
-        <translation type="unfinished"></translation>
+        <translation>大小：</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="79"/>
+        <location filename="../../gui/summary_panel.py" line="79"/>
         <source>Estimated cost:</source>
-        <translation type="unfinished"></translation>
+        <translation>估计代价：</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="80"/>
+        <location filename="../../gui/summary_panel.py" line="80"/>
         <source>Evaluation:</source>
-        <translation type="unfinished"></translation>
+        <translation>评估：</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="121"/>
+        <location filename="../../gui/summary_panel.py" line="121"/>
         <source>%1 (float32 %2, %3 %)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1（float32 为 %2，占 %3 %）</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="149"/>
+        <location filename="../../gui/summary_panel.py" line="149"/>
         <source>needs the sensitivity analysis</source>
-        <translation type="unfinished"></translation>
+        <translation>需要敏感度分析</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="153"/>
+        <location filename="../../gui/summary_panel.py" line="154"/>
         <source>%1 (%2, sum over the quantized layers of their own cost)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1（%2，各量化层单独代价之和）</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="181"/>
+        <location filename="../../gui/summary_panel.py" line="182"/>
         <source>not run (press Evaluate)</source>
-        <translation type="unfinished"></translation>
+        <translation>未运行（请点击“评估方案”）</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="185"/>
+        <location filename="../../gui/summary_panel.py" line="186"/>
         <source>(for an earlier plan)</source>
-        <translation type="unfinished"></translation>
+        <translation>（针对之前的方案）</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="192"/>
+        <location filename="../../gui/summary_panel.py" line="193"/>
         <source>perplexity %1 → %2 (%3 %), KL %4 nats</source>
-        <translation type="unfinished"></translation>
+        <translation>困惑度 %1 → %2（%3 %），KL %4 nats</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="200"/>
+        <location filename="../../gui/summary_panel.py" line="201"/>
         <source>embedding cosine vs float: mean %1, min %2 (loss %3)</source>
-        <translation type="unfinished"></translation>
+        <translation>与浮点模型的嵌入余弦：平均 %1，最小 %2（损失 %3）</translation>
     </message>
     <message>
-        <location filename="../summary_panel.py" line="205"/>
+        <location filename="../../gui/summary_panel.py" line="206"/>
         <source>(the quantized model produced NaN)</source>
-        <translation type="unfinished"></translation>
+        <translation>（量化模型输出了 NaN）</translation>
     </message>
 </context>
 <context>
     <name>TrainingCurves</name>
     <message>
-        <location filename="../plots/training_curves.py" line="28"/>
+        <location filename="../../gui/plots/training_curves.py" line="18"/>
+        <location filename="../../gui/plots/training_curves.py" line="41"/>
         <source>loss</source>
-        <translation type="unfinished"></translation>
+        <translation>损失</translation>
     </message>
     <message>
-        <location filename="../plots/training_curves.py" line="31"/>
+        <location filename="../../gui/plots/training_curves.py" line="19"/>
+        <source>perplexity</source>
+        <translation>困惑度</translation>
+    </message>
+    <message>
+        <location filename="../../gui/plots/training_curves.py" line="20"/>
+        <source>mean cosine</source>
+        <translation>平均余弦</translation>
+    </message>
+    <message>
+        <location filename="../../gui/plots/training_curves.py" line="44"/>
         <source>step</source>
-        <translation type="unfinished"></translation>
+        <translation>步</translation>
     </message>
 </context>
 <context>
     <name>WindowActions</name>
     <message>
-        <location filename="../window_actions.py" line="73"/>
+        <location filename="../../gui/window_actions.py" line="73"/>
         <source>&amp;File</source>
-        <translation type="unfinished"></translation>
+        <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="75"/>
+        <location filename="../../gui/window_actions.py" line="75"/>
         <source>&amp;Open model…</source>
-        <translation type="unfinished"></translation>
+        <translation>打开模型(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="80"/>
+        <location filename="../../gui/window_actions.py" line="80"/>
         <source>Open a model folder, .gguf file, hub id or sample</source>
-        <translation type="unfinished"></translation>
+        <translation>打开模型文件夹、.gguf 文件、Hub ID 或示例</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="83"/>
+        <location filename="../../gui/window_actions.py" line="83"/>
         <source>Open &amp;sample</source>
-        <translation type="unfinished"></translation>
+        <translation>打开示例(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="89"/>
+        <location filename="../../gui/window_actions.py" line="89"/>
         <source>&amp;Recent models</source>
-        <translation type="unfinished"></translation>
+        <translation>最近使用的模型(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="93"/>
+        <location filename="../../gui/window_actions.py" line="93"/>
         <source>Open &amp;session…</source>
-        <translation type="unfinished"></translation>
+        <translation>打开会话(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="100"/>
+        <location filename="../../gui/window_actions.py" line="100"/>
         <source>&amp;Save session</source>
-        <translation type="unfinished"></translation>
+        <translation>保存会话(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="106"/>
+        <location filename="../../gui/window_actions.py" line="106"/>
         <source>Save session &amp;as…</source>
-        <translation type="unfinished"></translation>
+        <translation>会话另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="111"/>
+        <location filename="../../gui/window_actions.py" line="111"/>
         <source>Open &amp;plan…</source>
-        <translation type="unfinished"></translation>
+        <translation>打开方案(&amp;P)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="112"/>
+        <location filename="../../gui/window_actions.py" line="112"/>
         <source>Save plan as…</source>
-        <translation type="unfinished"></translation>
+        <translation>方案另存为…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="116"/>
+        <location filename="../../gui/window_actions.py" line="116"/>
         <source>&amp;Quit</source>
-        <translation type="unfinished"></translation>
+        <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="135"/>
+        <location filename="../../gui/window_actions.py" line="135"/>
         <source>&amp;Edit</source>
-        <translation type="unfinished"></translation>
+        <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="137"/>
+        <location filename="../../gui/window_actions.py" line="137"/>
         <source>&amp;Undo</source>
-        <translation type="unfinished"></translation>
+        <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="140"/>
+        <location filename="../../gui/window_actions.py" line="140"/>
         <source>&amp;Redo</source>
-        <translation type="unfinished"></translation>
+        <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="150"/>
+        <location filename="../../gui/window_actions.py" line="150"/>
         <source>&amp;Filter layers</source>
-        <translation type="unfinished"></translation>
+        <translation>筛选层(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="153"/>
+        <location filename="../../gui/window_actions.py" line="153"/>
         <source>Select &amp;all layers</source>
-        <translation type="unfinished"></translation>
+        <translation>选择所有层(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="192"/>
+        <location filename="../../gui/window_actions.py" line="192"/>
         <source>&amp;Plan</source>
-        <translation type="unfinished"></translation>
+        <translation>方案(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="194"/>
+        <location filename="../../gui/window_actions.py" line="194"/>
         <source>&amp;Weights of selection</source>
-        <translation type="unfinished"></translation>
+        <translation>所选层的权重(&amp;W)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="197"/>
+        <location filename="../../gui/window_actions.py" line="197"/>
         <source>&amp;Inputs of selection</source>
-        <translation type="unfinished"></translation>
+        <translation>所选层的输入(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="203"/>
+        <location filename="../../gui/window_actions.py" line="203"/>
         <source>Apply &amp;rule by pattern…</source>
-        <translation type="unfinished"></translation>
+        <translation>按模式应用规则(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="209"/>
+        <location filename="../../gui/window_actions.py" line="209"/>
         <source>Apply re&amp;commendations</source>
-        <translation type="unfinished"></translation>
+        <translation>应用推荐(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="213"/>
+        <location filename="../../gui/window_actions.py" line="213"/>
         <source>Give every layer the analysis&apos; recommended format</source>
-        <translation type="unfinished"></translation>
+        <translation>为每一层设置分析推荐的格式</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="216"/>
+        <location filename="../../gui/window_actions.py" line="216"/>
         <source>Apply recommendations to selection</source>
-        <translation type="unfinished"></translation>
+        <translation>对所选层应用推荐</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="220"/>
+        <location filename="../../gui/window_actions.py" line="220"/>
         <source>&amp;Automatic plan…</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="225"/>
+        <location filename="../../gui/window_actions.py" line="225"/>
         <source>Search mixed-precision plans for the best accuracy at each size</source>
-        <translation type="unfinished"></translation>
+        <translation>搜索混合精度方案，找出每种大小下精度最高的方案</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="227"/>
-        <location filename="../window_actions.py" line="262"/>
+        <location filename="../../gui/window_actions.py" line="227"/>
+        <location filename="../../gui/window_actions.py" line="262"/>
         <source>Reset plan to float</source>
-        <translation type="unfinished"></translation>
+        <translation>将方案重置为浮点</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="229"/>
+        <location filename="../../gui/window_actions.py" line="229"/>
         <source>&amp;Evaluate plan</source>
-        <translation type="unfinished"></translation>
+        <translation>评估方案(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="234"/>
+        <location filename="../../gui/window_actions.py" line="234"/>
         <source>Compare the plan with the float model on held-out text</source>
-        <translation type="unfinished"></translation>
+        <translation>在留出文本上比较方案与浮点模型</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="251"/>
+        <location filename="../../gui/window_actions.py" line="251"/>
         <source>No change: run the analysis first, or the plan already follows the recommendations.</source>
-        <translation type="unfinished"></translation>
+        <translation>没有变化：请先运行分析，或者方案已符合推荐。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="266"/>
+        <location filename="../../gui/window_actions.py" line="266"/>
         <source>&amp;Analysis</source>
-        <translation type="unfinished"></translation>
+        <translation>分析(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="268"/>
+        <location filename="../../gui/window_actions.py" line="268"/>
         <source>Calibration &amp;settings…</source>
-        <translation type="unfinished"></translation>
+        <translation>校准设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="274"/>
+        <location filename="../../gui/window_actions.py" line="274"/>
         <source>&amp;Run analysis again</source>
-        <translation type="unfinished"></translation>
+        <translation>重新运行分析(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="279"/>
+        <location filename="../../gui/window_actions.py" line="279"/>
         <source>&amp;Cancel job</source>
-        <translation type="unfinished"></translation>
+        <translation>取消任务(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="284"/>
+        <location filename="../../gui/window_actions.py" line="284"/>
         <source>&amp;Tools</source>
-        <translation type="unfinished"></translation>
+        <translation>工具(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="286"/>
+        <location filename="../../gui/window_actions.py" line="286"/>
         <source>&amp;Quantization-aware training…</source>
-        <translation type="unfinished"></translation>
+        <translation>量化感知训练(&amp;Q)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="293"/>
+        <location filename="../../gui/window_actions.py" line="293"/>
         <source>E&amp;xport to ONNX…</source>
-        <translation type="unfinished"></translation>
+        <translation>导出为 ONNX(&amp;X)…</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="304"/>
+        <location filename="../../gui/window_actions.py" line="304"/>
         <source>&amp;View</source>
-        <translation type="unfinished"></translation>
+        <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="309"/>
+        <location filename="../../gui/window_actions.py" line="309"/>
         <source>&amp;Help</source>
-        <translation type="unfinished"></translation>
+        <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="310"/>
+        <location filename="../../gui/window_actions.py" line="310"/>
         <source>&amp;Keyboard shortcuts</source>
-        <translation type="unfinished"></translation>
+        <translation>键盘快捷键(&amp;K)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="311"/>
+        <location filename="../../gui/window_actions.py" line="311"/>
         <source>&amp;About quantviz</source>
-        <translation type="unfinished"></translation>
+        <translation>关于 quantviz(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="314"/>
+        <location filename="../../gui/window_actions.py" line="314"/>
         <source>Main</source>
-        <translation type="unfinished"></translation>
+        <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="362"/>
+        <location filename="../../gui/window_actions.py" line="362"/>
         <source>Open session</source>
-        <translation type="unfinished"></translation>
+        <translation>打开会话</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="362"/>
+        <location filename="../../gui/window_actions.py" line="362"/>
         <source>quantviz sessions (*.qvsession)</source>
-        <translation type="unfinished"></translation>
+        <translation>quantviz 会话 (*.qvsession)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="369"/>
+        <location filename="../../gui/window_actions.py" line="369"/>
         <source>Open plan</source>
-        <translation type="unfinished"></translation>
+        <translation>打开方案</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="369"/>
-        <location filename="../window_actions.py" line="376"/>
+        <location filename="../../gui/window_actions.py" line="369"/>
+        <location filename="../../gui/window_actions.py" line="376"/>
         <source>Plans (*.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>方案 (*.json)</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="376"/>
+        <location filename="../../gui/window_actions.py" line="376"/>
         <source>Save plan</source>
-        <translation type="unfinished"></translation>
+        <translation>保存方案</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="406"/>
+        <location filename="../../gui/window_actions.py" line="406"/>
         <source>Automatic plan</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="418"/>
+        <location filename="../../gui/window_actions.py" line="418"/>
         <source>QAT</source>
-        <translation type="unfinished"></translation>
+        <translation>QAT</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="431"/>
+        <location filename="../../gui/window_actions.py" line="431"/>
         <source>ONNX export</source>
-        <translation type="unfinished"></translation>
+        <translation>ONNX 导出</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="445"/>
+        <location filename="../../gui/window_actions.py" line="445"/>
         <source>Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+0: weights of the selected layers to FP8 E4M3 / INT8 per channel / FP8 E5M2 / float</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+0：将所选层的权重设为 FP8 E4M3 / INT8 逐通道 / FP8 E5M2 / 浮点</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="448"/>
+        <location filename="../../gui/window_actions.py" line="448"/>
         <source>Ctrl+Shift+1 / 2 / 3 / 0: inputs of the selected layers likewise</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+Shift+1 / 2 / 3 / 0：同样设置所选层的输入</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="449"/>
+        <location filename="../../gui/window_actions.py" line="449"/>
         <source>Click or F2 on a precision cell: choose its format</source>
-        <translation type="unfinished"></translation>
+        <translation>单击精度单元格或在其上按 F2：选择格式</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="450"/>
+        <location filename="../../gui/window_actions.py" line="450"/>
         <source>Ctrl+R: rule by name pattern; Ctrl+Shift+R: apply recommendations</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+R：按名称模式设置规则；Ctrl+Shift+R：应用推荐</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="451"/>
+        <location filename="../../gui/window_actions.py" line="451"/>
         <source>F5: evaluate the plan; Esc: cancel the running job</source>
-        <translation type="unfinished"></translation>
+        <translation>F5：评估方案；Esc：取消正在运行的任务</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="452"/>
+        <location filename="../../gui/window_actions.py" line="452"/>
         <source>Ctrl+Z / Ctrl+Shift+Z: undo / redo; Ctrl+F: filter layers</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+Z / Ctrl+Shift+Z：撤销 / 重做；Ctrl+F：筛选层</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="456"/>
+        <location filename="../../gui/window_actions.py" line="456"/>
         <source>Keyboard shortcuts</source>
-        <translation type="unfinished"></translation>
+        <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="468"/>
+        <location filename="../../gui/window_actions.py" line="468"/>
         <source>quantviz %1: see what FP8 and INT8 quantization does to each layer of a transformer.</source>
-        <translation type="unfinished"></translation>
+        <translation>quantviz %1：查看 FP8 和 INT8 量化对 Transformer 每一层的影响。</translation>
     </message>
     <message>
-        <location filename="../window_actions.py" line="472"/>
+        <location filename="../../gui/window_actions.py" line="472"/>
         <source>About quantviz</source>
-        <translation type="unfinished"></translation>
+        <translation>关于 quantviz</translation>
     </message>
 </context>
 <context>
     <name>Workflow</name>
     <message>
-        <location filename="../workflow.py" line="99"/>
+        <location filename="../../gui/workflow.py" line="99"/>
         <source>Wait for “%1” to finish, or cancel it first.</source>
-        <translation type="unfinished"></translation>
+        <translation>请等待“%1”完成，或先取消它。</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="111"/>
+        <location filename="../../gui/workflow.py" line="111"/>
         <source>%1: cancelled</source>
-        <translation type="unfinished"></translation>
+        <translation>%1：已取消</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="119"/>
+        <location filename="../../gui/workflow.py" line="119"/>
         <source>Open a model first.</source>
-        <translation type="unfinished"></translation>
+        <translation>请先打开一个模型。</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="136"/>
+        <location filename="../../gui/workflow.py" line="136"/>
         <source>Loading %1</source>
-        <translation type="unfinished"></translation>
+        <translation>正在加载 %1</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="156"/>
+        <location filename="../../gui/workflow.py" line="156"/>
         <source>The plan names parts this model lacks: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>方案中包含此模型没有的部分：%1</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="164"/>
+        <location filename="../../gui/workflow.py" line="164"/>
         <source>Loaded %1 (%2 layers) in %3</source>
-        <translation type="unfinished"></translation>
+        <translation>已加载 %1（%2 个层），用时 %3</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="192"/>
+        <location filename="../../gui/workflow.py" line="192"/>
         <source>Analysing %1</source>
-        <translation type="unfinished"></translation>
+        <translation>正在分析 %1</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="198"/>
+        <location filename="../../gui/workflow.py" line="198"/>
         <source>Reading analysis %1</source>
-        <translation type="unfinished"></translation>
+        <translation>正在读取分析结果 %1</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="206"/>
+        <location filename="../../gui/workflow.py" line="206"/>
         <source>The saved analysis is of other weights; analysing again.</source>
-        <translation type="unfinished"></translation>
+        <translation>保存的分析结果属于其他权重，正在重新分析。</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="218"/>
+        <location filename="../../gui/workflow.py" line="218"/>
         <source>Analysis of %1 layers ready (%2)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 个层的分析已完成（%2）</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="236"/>
+        <location filename="../../gui/workflow.py" line="236"/>
         <source>Evaluating the plan</source>
-        <translation type="unfinished"></translation>
+        <translation>正在评估方案</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="241"/>
+        <location filename="../../gui/workflow.py" line="241"/>
         <source>Evaluation done (%1)</source>
-        <translation type="unfinished"></translation>
+        <translation>评估完成（%1）</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="254"/>
+        <location filename="../../gui/workflow.py" line="254"/>
         <source>%1 is not available in this installation (%2 could not be imported: %3).</source>
-        <translation type="unfinished"></translation>
+        <translation>当前安装中无法使用 %1（无法导入 %2：%3）。</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="275"/>
+        <location filename="../../gui/workflow.py" line="275"/>
         <source>QAT</source>
-        <translation type="unfinished"></translation>
+        <translation>QAT</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="286"/>
+        <location filename="../../gui/workflow.py" line="286"/>
         <source>Quantization-aware training</source>
-        <translation type="unfinished"></translation>
+        <translation>量化感知训练</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="293"/>
+        <location filename="../../gui/workflow.py" line="293"/>
         <source>Use the scales learned by QAT</source>
-        <translation type="unfinished"></translation>
+        <translation>使用 QAT 学到的缩放因子</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="295"/>
+        <location filename="../../gui/workflow.py" line="295"/>
         <source>stopped early</source>
-        <translation type="unfinished"></translation>
+        <translation>提前停止</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="295"/>
+        <location filename="../../gui/workflow.py" line="295"/>
         <source>done</source>
-        <translation type="unfinished"></translation>
+        <translation>完成</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="297"/>
+        <location filename="../../gui/workflow.py" line="297"/>
         <source>QAT %1 after %2 steps (%3)</source>
-        <translation type="unfinished"></translation>
+        <translation>QAT 在 %2 步后%1（%3）</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="314"/>
+        <location filename="../../gui/workflow.py" line="314"/>
         <source>ONNX export</source>
-        <translation type="unfinished"></translation>
+        <translation>ONNX 导出</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="325"/>
+        <location filename="../../gui/workflow.py" line="325"/>
         <source>Exporting to ONNX</source>
-        <translation type="unfinished"></translation>
+        <translation>正在导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="331"/>
+        <location filename="../../gui/workflow.py" line="331"/>
         <source>Exported %1 (%2)</source>
-        <translation type="unfinished"></translation>
+        <translation>已导出 %1（%2）</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="344"/>
+        <location filename="../../gui/workflow.py" line="344"/>
         <source>The automatic plan</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="348"/>
+        <location filename="../../gui/workflow.py" line="348"/>
         <source>The automatic plan needs the analysis; wait for it.</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案需要分析结果，请等待分析完成。</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="356"/>
+        <location filename="../../gui/workflow.py" line="356"/>
         <source>Searching plans</source>
-        <translation type="unfinished"></translation>
+        <translation>正在搜索方案</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="360"/>
+        <location filename="../../gui/workflow.py" line="360"/>
         <source>Automatic plan</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="363"/>
+        <location filename="../../gui/workflow.py" line="363"/>
         <source>Automatic plan: %1 candidates evaluated (%2)</source>
-        <translation type="unfinished"></translation>
+        <translation>自动方案：已评估 %1 个候选方案（%2）</translation>
     </message>
     <message>
-        <location filename="../workflow.py" line="383"/>
+        <location filename="../../gui/workflow.py" line="383"/>
         <source>Frontier plan: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>前沿方案：%1</translation>
     </message>
 </context>
 </TS>
