@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="model to open: folder, .gguf file, hub id or sample:minilm",
     )
     gui.add_argument("--lang", default=None, help="interface language, e.g. zh_CN")
+    gui.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="open the model, wait for its analysis, then close; exit code 0 when the "
+        "analysis finished, 1 when loading or analysis failed (checks an installed build)",
+    )
     gui.set_defaults(handler=cmd_gui)
 
     analyze = commands.add_parser(

@@ -1,4 +1,4 @@
-"""Start the desktop app: ``quantviz`` or ``quantviz gui [MODEL] [--lang zh_CN]``."""
+"""Start the desktop app: ``quantviz`` or ``quantviz gui [MODEL] [--lang zh_CN] [--smoke-test]``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QThreadPool, QTimer
 from PySide6.QtGui import QIcon
@@ -16,6 +17,9 @@ from quantviz import RESOURCES_DIR
 from quantviz.gui.i18n import install_translators
 from quantviz.gui.plots import configure_pyqtgraph
 
+if TYPE_CHECKING:
+    from quantviz.gui.main_window import MainWindow
+
 logger = logging.getLogger(__name__)
 
 ORGANIZATION = "quantviz"
@@ -24,6 +28,8 @@ APPLICATION = "quantviz"
 # default of one thread per core would queue them behind it.
 MIN_POOL_THREADS = 4
 INTERRUPT_POLL_MS = 250
+# A smoke test that has not finished loading and analysing by then fails.
+SMOKE_TEST_TIMEOUT_MS = 600_000
 ICON_PATH = RESOURCES_DIR / "icons" / "quantviz.svg"
 
 
@@ -56,24 +62,68 @@ def _close_on_interrupt(window: QWidget) -> QTimer:
     return timer
 
 
+def _exit_after_analysis(window: MainWindow, result: dict[str, int]) -> QTimer:
+    """Close ``window`` once the first analysis ends, storing the exit code in ``result``.
+
+    The code is 0 when the analysis finished, 1 when a job failed or was cancelled, or
+    when nothing ended within ``SMOKE_TEST_TIMEOUT_MS``. The first outcome wins.
+    """
+    started = time.perf_counter()
+
+    def finish(code: int, message: str) -> None:
+        if "code" in result:
+            return
+        result["code"] = code
+        elapsed = time.perf_counter() - started
+        if code == 0:
+            logger.info("smoke test passed after %.1f s: %s", elapsed, message)
+        else:
+            logger.error("smoke test failed after %.1f s: %s", elapsed, message)
+        window.close()
+
+    workflow = window.workflow
+    workflow.analysisFinished.connect(lambda: finish(0, "analysis finished"))
+    workflow.failed.connect(lambda message: finish(1, message))
+    workflow.cancelled.connect(lambda title: finish(1, f"{title} was cancelled"))
+    timer = QTimer(window)
+    timer.setSingleShot(True)
+    timer.timeout.connect(
+        lambda: finish(1, f"timed out: no analysis within {SMOKE_TEST_TIMEOUT_MS / 1000:.0f} s")
+    )
+    timer.start(SMOKE_TEST_TIMEOUT_MS)
+    return timer
+
+
 def main(args: argparse.Namespace | None = None) -> int:
     """Show the window, open ``args.model`` (else the MiniLM sample), run the event loop.
 
     Returns the exit code. Worker threads are cancelled and joined when the window
-    closes, so none outlives the event loop.
+    closes, so none outlives the event loop. With ``args.smoke_test`` the window skips
+    the crash-recovery question, closes once the analysis ends and the code is 0 only
+    when the model loaded and its analysis finished.
     """
     started = time.perf_counter()
     app = create_application()
     translators = install_translators(app, getattr(args, "lang", None))
 
     from quantviz.gui.main_window import MainWindow
+    from quantviz.gui.workflow import DEFAULT_MODEL
 
     window = MainWindow()
     window.show()
+    smoke_test = bool(getattr(args, "smoke_test", False))
+    smoke_result: dict[str, int] = {}
+    if smoke_test:
+        smoke_timer = _exit_after_analysis(window, smoke_result)
 
     def ready() -> None:
         logger.info("window ready %.2f s after the app started", time.perf_counter() - started)
-        window.start(getattr(args, "model", None))
+        model = getattr(args, "model", None)
+        if smoke_test:
+            # The recovery question would wait for an answer that never comes.
+            window.open_model(model or DEFAULT_MODEL)
+        else:
+            window.start(model)
 
     QTimer.singleShot(0, ready)
     interrupt_timer = _close_on_interrupt(window)
@@ -84,4 +134,8 @@ def main(args: argparse.Namespace | None = None) -> int:
     window.runner.cancel_all()
     QThreadPool.globalInstance().waitForDone()
     del translators
+    if smoke_test:
+        smoke_timer.stop()
+        # Closing the window ends the loop with code 0 whatever the outcome was.
+        return smoke_result.get("code", 1)
     return int(code)
