@@ -276,15 +276,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
+
+
+def _with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Insert ``gui`` when no command is named, so ``quantviz MODEL --lang zh_CN`` works."""
+    commands = next(
+        action.choices
+        for action in parser._actions  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    words = [word for word in argv if word not in ("-v", "-vv", "--verbose")]
+    if any(word in _TOP_LEVEL_OPTIONS for word in words[:1]):
+        return argv
+    if words and words[0] in commands:
+        return argv
+    verbose = [word for word in argv if word in ("-v", "-vv", "--verbose")]
+    return [*verbose, "gui", *words]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_with_default_command(arguments, parser))
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
-    if handler is None:
-        args = parser.parse_args(["gui", *(argv or [])])
-        handler = cmd_gui
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except Cancelled:

@@ -89,3 +89,21 @@ def test_plan_format_names_match_plan_module():
     from quantviz.plan import PLAN_FORMATS
 
     assert tuple(PLAN_FORMATS) == PLAN_FORMAT_NAMES
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ["gui"]),
+        (["--lang", "zh_CN"], ["gui", "--lang", "zh_CN"]),
+        (["sample:minilm"], ["gui", "sample:minilm"]),
+        (["-v", "sample:minilm"], ["-v", "gui", "sample:minilm"]),
+        (["-v", "formats"], ["-v", "formats"]),
+        (["--version"], ["--version"]),
+        (["analyze", "m"], ["analyze", "m"]),
+    ],
+)
+def test_gui_is_default_command(argv, expected):
+    from quantviz.cli import _with_default_command, build_parser
+
+    assert _with_default_command(argv, build_parser()) == expected
