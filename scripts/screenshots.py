@@ -1,7 +1,7 @@
 """Save a PNG of each main view of the app, offscreen, on the bundled MiniLM sample.
 
     python scripts/screenshots.py [--out docs/screenshots] [--layer NAME] [--lang zh_CN]
-                                  [--main-only]
+                                  [--main-only] [--prefix guide_]
 
 Opens the app, analyses ``sample:minilm`` (8 calibration sequences, sensitivity on 1),
 applies the recommendations, runs a small automatic plan search, selects a layer, runs
@@ -12,6 +12,7 @@ folder, so the user's own quantviz settings are untouched.
 ``--lang zh_CN`` shows the app in that language and names the files
 ``main_window_zh_CN.png`` and so on; Chinese text needs a CJK font such as Debian's
 fonts-noto-cjk. ``--main-only`` stops after the main window, before QAT and export.
+``--prefix`` is put in front of every file name (``guide_main_window.png``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--main-only", action="store_true", help="save only the main window, skip QAT and export"
     )
+    parser.add_argument("--prefix", default="", help="text put in front of every file name")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = f"_{args.lang}" if args.lang else ""
 
     def target(name: str) -> Path:
-        return out / f"{name}{suffix}.png"
+        return out / f"{args.prefix}{name}{suffix}.png"
 
     from quantviz.analysis.pipeline import AnalysisSettings
     from quantviz.gui.main_window import MainWindow
