@@ -91,3 +91,8 @@ def read_json(path: str | Path, what: str) -> Any:
             f"{what} file {path} is not valid JSON: {error.msg} at line {error.lineno}, "
             f"column {error.colno}"
         ) from None
+    except RecursionError:
+        raise QuantvizError(
+            f"{what} file {path} is nested too deeply to parse; quantviz files are a few "
+            "levels deep"
+        ) from None

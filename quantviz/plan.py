@@ -10,6 +10,7 @@ atomically; loading validates every field and names the one that is wrong.
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,18 @@ PLAN_FIELDS = (
 )
 
 
+def _is_standard_json(value: Any) -> bool:
+    """Return whether :meth:`PrecisionPlan.save` can write ``value``.
+
+    The save calls ``json.dumps`` with ``allow_nan=False``.
+    """
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class TensorConfig:
     """How one tensor (a layer's weight or its input) is quantized."""
@@ -79,6 +92,11 @@ class TensorConfig:
             raise QuantvizError(
                 f"observer_settings must be an object; got {self.observer_settings!r}"
             )
+        if not _is_standard_json(self.observer_settings):
+            raise QuantvizError(
+                "observer_settings must contain only JSON values without NaN or infinity; "
+                f"got {_short(self.observer_settings)}"
+            )
         if self.quantized and (self.observer != "minmax" or self.observer_settings):
             self._check_observer()
 
@@ -90,7 +108,8 @@ class TensorConfig:
             return
         try:
             make_observer(self.observer, spec, **self.observer_settings)
-        except QuantvizError as error:
+        except (QuantvizError, TypeError) as error:
+            # TypeError: a setting named like make_observer's own parameters (spec, name).
             raise QuantvizError(
                 f"observer {self.observer!r} with observer_settings {self.observer_settings!r} "
                 f"is invalid for {self.label}: {error}"
@@ -164,8 +183,9 @@ class TensorConfig:
 
 
 def _check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
-    if value not in choices:
-        raise QuantvizError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    # The isinstance check comes first because a list or dict cannot be looked up in a dict.
+    if not isinstance(value, str) or value not in choices:
+        raise QuantvizError(f"{name} must be one of {', '.join(choices)}; got {_short(value)}")
 
 
 def _tensor_fields(data: Any, where: str) -> dict[str, Any]:
@@ -286,10 +306,21 @@ class LayerOverride:
 def _check_alpha(alpha: Any, where: str) -> None:
     if alpha is None:
         return
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not math.isfinite(alpha):
-        raise QuantvizError(f"{where} must be a number between 0 and 1; got {alpha!r}")
+    if not _is_finite_number(alpha):
+        raise QuantvizError(f"{where} must be a number between 0 and 1; got {_short(alpha)}")
     if not 0.0 <= alpha <= 1.0:
-        raise QuantvizError(f"{where} must be between 0 and 1; got {alpha!r}")
+        raise QuantvizError(f"{where} must be between 0 and 1; got {_short(alpha)}")
+
+
+def _is_finite_number(value: Any) -> bool:
+    """Return whether ``value`` is an int or float (not a bool) that converts to a finite float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        # An int beyond the float range, which float() and torch cannot take either.
+        return False
 
 
 @dataclass(frozen=True)
@@ -435,6 +466,11 @@ class PrecisionPlan:
         model = data.get("model", {})
         if not isinstance(model, dict):
             raise QuantvizError(f"model must be an object; got {_short(model)}")
+        if not _is_standard_json(model):
+            raise QuantvizError(
+                "model must contain only JSON values without NaN or infinity, because plans "
+                f"are saved as standard JSON; got {_short(model)}"
+            )
         notes = data.get("notes", "")
         if not isinstance(notes, str):
             raise QuantvizError(f"notes must be a string; got {_short(notes)}")
@@ -486,11 +522,12 @@ def _qparams_from_dict(value: Any, where: str) -> QParams:
     missing = [key for key in ("spec", "shape", "scale", "zero_point") if key not in value]
     if missing:
         raise QuantvizError(f"{where} is missing the field(s) {', '.join(missing)}")
+    _check_spec_fields(value["spec"], f"{where}.spec")
     try:
         qparams = QParams.from_dict(value)
     except QuantvizError as error:
         raise QuantvizError(f"{where}.spec is invalid: {error}") from None
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, OverflowError) as error:
         raise QuantvizError(f"{where} is invalid: {error}") from None
     scale = qparams.scale.flatten()
     bad = (~torch.isfinite(scale)) | (scale <= 0)
@@ -500,6 +537,19 @@ def _qparams_from_dict(value: Any, where: str) -> QParams:
             f"{where}.scale[{index}] must be finite and positive; got {float(scale[index])!r}"
         )
     return qparams
+
+
+def _check_spec_fields(spec: Any, where: str) -> None:
+    """Check the types that QuantSpec does not check itself."""
+    if not isinstance(spec, dict):
+        raise QuantvizError(f"{where} must be an object; got {_short(spec)}")
+    for key in ("axis", "group_size"):
+        item = spec.get(key)
+        if item is not None and (isinstance(item, bool) or not isinstance(item, int)):
+            raise QuantvizError(f"{where}.{key} must be an integer or null; got {_short(item)}")
+    for key in ("symmetric", "narrow_range"):
+        if key in spec and not isinstance(spec[key], bool):
+            raise QuantvizError(f"{where}.{key} must be true or false; got {_short(spec[key])}")
 
 
 def _smoothing_from_dict(data: Any) -> dict[str, list[float]]:
@@ -513,14 +563,10 @@ def _smoothing_from_dict(data: Any) -> dict[str, list[float]]:
                 f"factors; got {_short(values)}"
             )
         for index, value in enumerate(values):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value <= 0
-            ):
+            if not _is_finite_number(value) or value <= 0:
                 raise QuantvizError(
-                    f"smoothing[{name!r}][{index}] must be a finite positive number; got {value!r}"
+                    f"smoothing[{name!r}][{index}] must be a finite positive number; "
+                    f"got {_short(value)}"
                 )
         result[name] = [float(v) for v in values]
     return result

@@ -42,6 +42,7 @@ from typing import Any
 
 import torch
 import transformers
+from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_model
 from torch import nn
@@ -369,6 +370,15 @@ def _read_safetensors_header(path: Path) -> dict[str, Any]:
             raise QuantvizError(
                 f"safetensors file {path} is corrupt: tensor {name!r} has no valid data_offsets"
             ) from None
+        shape = entry.get("shape")
+        if not isinstance(shape, list) or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in shape
+        ):
+            raise QuantvizError(
+                f"safetensors file {path} is corrupt: tensor {name!r} has the shape "
+                f"{repr(shape)[:80]}, not a list of non-negative integers; download or save "
+                "it again"
+            )
     expected = 8 + header_length + data_end
     if size < expected:
         raise QuantvizError(
@@ -478,6 +488,20 @@ def _read_config_json(folder: Path, *, trust_remote_code: bool) -> dict[str, Any
         raise QuantvizError(
             f"{config_path} has no model_type, so transformers cannot tell the architecture; "
             'add the model_type of the model (for example "bert" or "llama")'
+        )
+    if not isinstance(model_type, str):
+        raise QuantvizError(
+            f"{config_path} has model_type={repr(model_type)[:80]}; it must be a string, "
+            'for example "bert" or "llama"'
+        )
+    architectures = config_dict.get("architectures")
+    if architectures is not None and (
+        not isinstance(architectures, list)
+        or not all(isinstance(name, str) for name in architectures)
+    ):
+        raise QuantvizError(
+            f"{config_path} has architectures={repr(architectures)[:80]}; it must be a list of "
+            'model class names, for example ["LlamaForCausalLM"]'
         )
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
@@ -640,8 +664,21 @@ def _load_config(source: str | Path, *, trust_remote_code: bool, local_files_onl
         return transformers.AutoConfig.from_pretrained(
             source, local_files_only=local_files_only, trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, StrictDataclassError) as err:
+        # StrictDataclassError: a config value of the wrong type, such as "hidden_size": "32".
         raise QuantvizError(f"the config of {source} could not be loaded: {err}") from None
+    except Exception as err:
+        if not trust_remote_code:
+            raise
+        raise _remote_code_error(source, err) from None
+
+
+def _remote_code_error(source: str | Path, err: Exception) -> QuantvizError:
+    """Wrap an exception of any type raised by the model code a folder or hub repo ships."""
+    return QuantvizError(
+        f"the model code shipped with {source} (run because trust_remote_code=True) raised "
+        f"{type(err).__name__}: {err}"
+    )
 
 
 def _from_pretrained(auto_class: Any, source: str | Path, where: str, **kwargs: Any) -> nn.Module:
@@ -649,6 +686,17 @@ def _from_pretrained(auto_class: Any, source: str | Path, where: str, **kwargs: 
         model, info = auto_class.from_pretrained(source, output_loading_info=True, **kwargs)
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         raise QuantvizError(f"the weights in {where} could not be loaded: {err}") from None
+    except (ArithmeticError, TypeError, StrictDataclassError) as err:
+        # Building the modules divides and allocates by config sizes, so a config with
+        # "num_attention_heads": 0 or a size of the wrong type fails here.
+        raise QuantvizError(
+            f"the model in {where} could not be built from its config "
+            f"({type(err).__name__}: {err}); check the sizes in config.json"
+        ) from None
+    except Exception as err:
+        if not kwargs.get("trust_remote_code"):
+            raise
+        raise _remote_code_error(where, err) from None
     _report_loading_info(info, where)
     return model
 
@@ -789,7 +837,7 @@ def _dequantize_gguf(path: Path, cancel: CancelToken) -> tuple[nn.Module, Any]:
         model = transformers.AutoModelForCausalLM.from_pretrained(
             folder, gguf_file=name, dtype=torch.float32, local_files_only=True
         )
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, StrictDataclassError) as err:
         raise QuantvizError(
             f"GGUF file {path} could not be loaded by transformers: {err}"
         ) from None
