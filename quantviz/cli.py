@@ -9,11 +9,11 @@ import math
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from quantviz import __version__
 from quantviz.errors import Cancelled, QuantvizError
+from quantviz.io import make_folder
 from quantviz.progress import CancelToken, ProgressEvent
 
 logger = logging.getLogger("quantviz")
@@ -117,9 +117,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     cancel = _cancel_on_interrupt()
     progress = ProgressBar(not args.quiet)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     try:
+        out_dir = make_folder(args.out)
         if args.weights_only:
             analysis = analyze_weights_file(args.model, progress=progress, cancel=cancel)
         else:

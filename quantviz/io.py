@@ -13,6 +13,18 @@ from typing import Any
 from quantviz.errors import QuantvizError
 
 
+def make_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Create ``path`` and its parents; an OSError becomes a QuantvizError naming it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise QuantvizError(
+            f"cannot create the {what} {path}: {error.strerror or error}; choose a writable folder"
+        ) from None
+    return path
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(temp_path)``, then rename the temporary file over ``path``.
 

@@ -34,7 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from quantviz.errors import QuantvizError
-from quantviz.io import atomic_write, atomic_write_json, read_json
+from quantviz.io import atomic_write, atomic_write_json, make_folder, read_json
 from quantviz.plan import PrecisionPlan
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,16 @@ def clear_checkpoints(out_dir: str | Path) -> None:
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     # safetensors rejects tensors that share memory and non-contiguous views.
     plain = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in tensors.items()}
-    atomic_write(path, lambda temp: save_file(plain, str(temp), metadata={"format": "pt"}))
+
+    def write(temp: Path) -> None:
+        try:
+            save_file(plain, str(temp), metadata={"format": "pt"})
+        except SafetensorError as error:
+            # safetensors reports a failed write (a full disk) as its own error type;
+            # atomic_write turns an OSError into a message and removes the partial file.
+            raise OSError(str(error)) from None
+
+    atomic_write(path, write)
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -93,7 +102,7 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def save_teacher(out_dir: str | Path, originals: dict[str, torch.Tensor]) -> Path:
     root = checkpoint_root(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root, "checkpoint folder")
     path = root / TEACHER_FILE
     _save_tensors(path, originals)
     return path
@@ -113,7 +122,7 @@ def save_checkpoint(
 ) -> Path:
     """Write the checkpoint of ``step`` and make it the latest; return its folder."""
     root = checkpoint_root(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root, "checkpoint folder")
     name = f"step-{step:06d}"
     final = root / name
     temporary = root / f".{name}.{uuid.uuid4().hex}.tmp"

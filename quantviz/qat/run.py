@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_model
 
 from quantviz.errors import QuantvizError
-from quantviz.io import atomic_write, atomic_write_text
+from quantviz.io import atomic_write, atomic_write_text, make_folder
 from quantviz.plan import PrecisionPlan
 from quantviz.progress import (
     NEVER_CANCELLED,
@@ -97,7 +97,7 @@ def run_qat(
     try:
         resumed = _resume_state(loaded, plan, config, out_dir) if resume else None
         if out_dir is not None:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            make_folder(out_dir, "QAT output folder")
         trainer = QATTrainer(
             loaded,
             plan,

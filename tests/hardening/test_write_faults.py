@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from quantviz.cli import main
@@ -264,12 +263,6 @@ QAT_CONFIG = QATConfig(
 )
 
 
-@pytest.mark.xfail(
-    raises=SafetensorError,
-    strict=True,
-    reason="run_qat lets the SafetensorError of a failed checkpoint write escape "
-    "(quantviz/qat/run.py, quantviz/qat/checkpoint.py) instead of a QuantvizError",
-)
 def test_full_disk_qat_output(full_disk):
     loaded = random_model("llama")
     texts = load_texts(split="calibration")[:2]
@@ -310,12 +303,6 @@ def test_read_only_analyze_out_folder(read_only_folder, tmp_path, capsys):
     assert "Traceback" not in captured.err
 
 
-@pytest.mark.xfail(
-    raises=OSError,
-    strict=True,
-    reason="cmd_analyze in quantviz/cli.py creates --out with Path.mkdir outside its "
-    "error handling, so a folder that cannot be created ends in an OSError traceback",
-)
 def test_read_only_analyze_new_out_folder(read_only_folder, tmp_path, capsys):
     weights = tmp_path / "w.safetensors"
     save_file({"a.weight": torch.randn(16, 16)}, weights)
@@ -325,12 +312,6 @@ def test_read_only_analyze_new_out_folder(read_only_folder, tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    raises=OSError,
-    strict=True,
-    reason="run_qat in quantviz/qat/run.py creates out_dir with Path.mkdir and lets the "
-    "OSError escape instead of a QuantvizError naming the folder",
-)
 def test_read_only_qat_output(read_only_folder):
     loaded = random_model("llama")
     texts = load_texts(split="calibration")[:2]
