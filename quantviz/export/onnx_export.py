@@ -14,6 +14,7 @@ needs 19) or per-group scales (``block_size``, which needs 21).
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -434,71 +435,82 @@ def export_onnx(
     if calib_batches is None:
         calib_batches = _default_calibration(loaded)
 
-    exports = _collect_layers(loaded, plan, calib_batches, progress, cancel)
-    cancel.raise_if_cancelled()
-    smoothed = [name for name, layer in exports.items() if layer.smoothing is not None]
-    folded: set[str] = set()
-    saved: list[tuple[Any, Any]] = []
+    # apply_plan fills plan.scales and SmoothQuant fills plan.smoothing; a failed or
+    # cancelled export puts them back, so the caller's plan changes only with a file.
+    kept = (
+        copy.deepcopy(plan.scales),
+        copy.deepcopy(plan.smoothing),
+        copy.deepcopy(plan.smoothing_alpha),
+    )
     try:
-        if smoothed and fold_smoothing:
-            folded, saved = _fold_smoothing(loaded, plan)
-        progress(ProgressEvent(0, 1, loaded.source.spec, "tracing"))
-        model = trace_float_graph(loaded, opset)
+        exports = _collect_layers(loaded, plan, calib_batches, progress, cancel)
         cancel.raise_if_cancelled()
-        progress(ProgressEvent(0, 1, loaded.source.spec, "mapping"))
-        mapping, missing = map_layers(model, loaded, list(exports))
-    finally:
-        _restore(saved)
-    for name in folded:
-        if name in exports:
-            # The traced graph already contains the folded norm and the scaled weight.
-            exports[name].smoothing = None
-            exports[name].float_weight = None
+        smoothed = [name for name, layer in exports.items() if layer.smoothing is not None]
+        folded: set[str] = set()
+        saved: list[tuple[Any, Any]] = []
+        try:
+            if smoothed and fold_smoothing:
+                folded, saved = _fold_smoothing(loaded, plan)
+            progress(ProgressEvent(0, 1, loaded.source.spec, "tracing"))
+            model = trace_float_graph(loaded, opset)
+            cancel.raise_if_cancelled()
+            progress(ProgressEvent(0, 1, loaded.source.spec, "mapping"))
+            mapping, missing = map_layers(model, loaded, list(exports))
+        finally:
+            _restore(saved)
+        for name in folded:
+            if name in exports:
+                # The traced graph already contains the folded norm and the scaled weight.
+                exports[name].smoothing = None
+                exports[name].float_weight = None
 
-    records = _rewrite(model, mapping, exports, activation_storage, progress, cancel)
-    _add_metadata(model, loaded, plan)
-    plan_path, scales_path = sidecar_paths(path)
-    result = ExportResult(
-        path=str(path),
-        external_data=None,
-        size_bytes=0,
-        opset=opset,
-        task=loaded.task,
-        inputs=list(INPUT_NAMES),
-        outputs=list(output_names(loaded.task)),
-        activation_storage=activation_storage,
-        plan_path=str(plan_path),
-        scales_path=str(scales_path),
-        layers=records,
-        float_layers=[name for name, config in configs.items() if not config.quantized],
-        missing_layers=missing,
-        folded_smoothing=sorted(folded),
-        divided_smoothing=[name for name in smoothed if name not in folded and name in mapping],
-        mapping_methods=_count_methods(mapping),
-    )
-    sidecars = {
-        plan_path: json.dumps(plan.to_dict(), indent=1, allow_nan=False) + "\n",
-        scales_path: json.dumps(result.scales_document(), indent=1, allow_nan=False) + "\n",
-    }
-    external = save_model_files(
-        model,
-        path,
-        sidecars,
-        external_data_threshold=external_data_threshold,
-        progress=progress,
-        cancel=cancel,
-    )
-    result.external_data = str(external) if external else None
-    result.size_bytes = file_size(path)
-    logger.info(
-        "exported %d quantized layers of %s to %s (opset %d, %d bytes)",
-        len(records),
-        loaded.source.spec,
-        path,
-        opset,
-        result.size_bytes,
-    )
-    return result
+        records = _rewrite(model, mapping, exports, activation_storage, progress, cancel)
+        _add_metadata(model, loaded, plan)
+        plan_path, scales_path = sidecar_paths(path)
+        result = ExportResult(
+            path=str(path),
+            external_data=None,
+            size_bytes=0,
+            opset=opset,
+            task=loaded.task,
+            inputs=list(INPUT_NAMES),
+            outputs=list(output_names(loaded.task)),
+            activation_storage=activation_storage,
+            plan_path=str(plan_path),
+            scales_path=str(scales_path),
+            layers=records,
+            float_layers=[name for name, config in configs.items() if not config.quantized],
+            missing_layers=missing,
+            folded_smoothing=sorted(folded),
+            divided_smoothing=[name for name in smoothed if name not in folded and name in mapping],
+            mapping_methods=_count_methods(mapping),
+        )
+        sidecars = {
+            plan_path: json.dumps(plan.to_dict(), indent=1, allow_nan=False) + "\n",
+            scales_path: json.dumps(result.scales_document(), indent=1, allow_nan=False) + "\n",
+        }
+        external = save_model_files(
+            model,
+            path,
+            sidecars,
+            external_data_threshold=external_data_threshold,
+            progress=progress,
+            cancel=cancel,
+        )
+        result.external_data = str(external) if external else None
+        result.size_bytes = file_size(path)
+        logger.info(
+            "exported %d quantized layers of %s to %s (opset %d, %d bytes)",
+            len(records),
+            loaded.source.spec,
+            path,
+            opset,
+            result.size_bytes,
+        )
+        return result
+    except BaseException:
+        plan.scales, plan.smoothing, plan.smoothing_alpha = kept
+        raise
 
 
 def _rewrite(
