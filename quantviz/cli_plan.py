@@ -1,5 +1,5 @@
-"""CLI commands for precision plans: evaluate, plan auto, plan show, plan uniform,
-plan ort-config."""
+"""CLI commands for precision plans: evaluate, plan auto, plan recommend, plan show,
+plan uniform, plan ort-config."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def register(commands: Any) -> None:
     plan = commands.add_parser("plan", help="create, inspect and search precision plans")
     actions = plan.add_subparsers(dest="plan_command", metavar="ACTION", required=True)
     _add_auto(actions)
+    _add_recommend(actions)
     _add_show(actions)
     _add_uniform(actions)
     _add_ort_config(actions)
@@ -308,6 +309,68 @@ def print_frontier(result: Any, out: Any = None) -> None:
             f"{100 * point.share_8bit:>5.1f}% {point.loss:>9.3g} {detail:>10}",
             file=out,
         )
+
+
+# ---------------------------------------------------------------------------------------
+# quantviz plan recommend
+
+
+def _add_recommend(actions: Any) -> None:
+    parser = actions.add_parser(
+        "recommend", help="write a plan that gives every layer the analysis' recommended format"
+    )
+    parser.add_argument("model", help="model: folder, .gguf, hub id, sample:minilm, ...")
+    parser.add_argument("--out", required=True, help="plan JSON file to write")
+    parser.add_argument(
+        "--analysis",
+        default=None,
+        help="analysis.json of this model (default: analyse the model now)",
+    )
+    parser.add_argument(
+        "--sensitivity-samples",
+        type=int,
+        default=2,
+        help="sequences for per-layer sensitivity when analysing now (default 2). Layers "
+        "over the keep-float threshold stay float, and 0 skips the measurement",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=cmd_plan_recommend)
+
+
+def cmd_plan_recommend(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from quantviz.analysis.pipeline import AnalysisSettings, ModelAnalysis, analyze_model
+    from quantviz.analysis.recommend import apply_recommendations, recommended_layer_settings
+    from quantviz.cli import ProgressBar, _cancel_on_interrupt
+    from quantviz.plan import PrecisionPlan
+
+    cancel = _cancel_on_interrupt()
+    progress = ProgressBar(not args.quiet)
+    try:
+        loaded = _load(args.model, progress, cancel)
+        if args.analysis:
+            analysis = ModelAnalysis.load(args.analysis)
+        else:
+            settings = AnalysisSettings(sensitivity_samples=args.sensitivity_samples)
+            analysis = analyze_model(loaded, settings, progress=progress, cancel=cancel)
+    finally:
+        progress.close()
+    analysed = analysis.source.get("sha256")
+    if analysed and loaded.source.sha256 and analysed != loaded.source.sha256:
+        print(
+            f"warning: {args.analysis} was made for other weights (sha256 {analysed[:12]}…, "
+            f"the model's is {loaded.source.sha256[:12]}…)",
+            file=sys.stderr,
+        )
+    plan = PrecisionPlan(model=loaded.source.to_dict())
+    choices = Counter(item.choice for item in recommended_layer_settings(analysis).values())
+    names = apply_recommendations(plan, analysis)
+    _check_plan_layers(plan, loaded)
+    counts = ", ".join(f"{count} {choice}" for choice, count in sorted(choices.items()))
+    print(f"{len(names)} layers set from the recommendations: {counts or 'none'}")
+    print(f"wrote {plan.save(args.out)}")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ LMs are compared by perplexity and logits KL divergence on fixed-length windows.
 Encoders are compared by the cosine similarity of mean-pooled embeddings of whole
 sentences, padded and with an attention mask. Input scales are calibrated on the
 calibration split, never on the evaluation text. :func:`plan_size` counts the bytes the
-weights take at the plan's formats.
+weights take at the plan's formats. :func:`estimated_cost` estimates a plan's cost from
+the analysis' per-layer sensitivities without running the model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from quantviz.apply import apply_plan
 from quantviz.errors import QuantvizError
 from quantviz.model.data import load_texts, make_batches
 from quantviz.model.layers import get_module
-from quantviz.plan import PLAN_FORMATS, PrecisionPlan, TensorConfig
+from quantviz.plan import PLAN_FORMATS, LayerConfig, PrecisionPlan, TensorConfig
 from quantviz.progress import (
     NEVER_CANCELLED,
     CancelToken,
@@ -159,6 +160,62 @@ def plan_size(loaded: Any, plan: PrecisionPlan) -> PlanSize:
 def plan_size_bytes(loaded: Any, plan: PrecisionPlan) -> int:
     """Bytes of ``loaded``'s parameters at ``plan``'s weight formats (see :class:`PlanSize`)."""
     return plan_size(loaded, plan).plan_bytes
+
+
+# ---------------------------------------------------------------------------------------
+# Estimated cost
+
+
+@dataclass(frozen=True)
+class EstimatedCost:
+    """A plan's accuracy cost estimated from the analysis' per-layer sensitivities.
+
+    ``metric`` is the sensitivity metric: ``"kl"`` (logits KL in nats, causal LMs) or
+    ``"cosine_loss"`` (1 - embedding cosine, encoders). ``layers`` counts the quantized
+    layers whose sensitivity was added.
+    """
+
+    value: float
+    metric: str
+    layers: int
+
+
+def estimated_cost(
+    analysis: Any, plan: PrecisionPlan | Mapping[str, LayerConfig]
+) -> EstimatedCost | None:
+    """Add up the sensitivity of each layer that ``plan`` quantizes.
+
+    A layer with quantized weights and inputs adds its ``both`` sensitivity, one with
+    only its weights or only its inputs quantized adds ``weights`` or ``inputs``.
+    ``plan`` is a PrecisionPlan or the layers' resolved configurations by name (a
+    layer missing from the mapping counts as float). Returns None when the analysis
+    has no sensitivity (it ran with ``sensitivity_samples=0``).
+    """
+    # NOTE: the analysis measured each layer's cost with INT8 (weights per channel,
+    # inputs per tensor), one layer at a time with the rest in float. FP8 layers are
+    # charged the same INT8 cost. The errors of several layers interact, so the sum is
+    # an estimate, and evaluate_plan measures the real cost.
+    reports = [report for report in analysis.layers if report.sensitivity is not None]
+    if not reports:
+        return None
+    total = 0.0
+    layers = 0
+    for report in reports:
+        if isinstance(plan, PrecisionPlan):
+            config = plan.resolve(report.name)
+        else:
+            config = plan.get(report.name)
+        if config is None or not config.quantized:
+            continue
+        sensitivity = report.sensitivity
+        if config.weight.quantized and config.input.quantized:
+            total += sensitivity.both
+        elif config.weight.quantized:
+            total += sensitivity.weights
+        else:
+            total += sensitivity.inputs
+        layers += 1
+    return EstimatedCost(total, reports[0].sensitivity.metric, layers)
 
 
 # ---------------------------------------------------------------------------------------

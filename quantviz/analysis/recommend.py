@@ -1,11 +1,19 @@
-"""A format recommendation per layer, with a one-line reason drawn from the numbers."""
+"""A format recommendation per layer, with a one-line reason drawn from the numbers, and
+the plan settings that apply the recommendations."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from quantviz.analysis.results import Recommendation, Sensitivity, TensorAnalysis
+from quantviz.errors import QuantvizError
+
+if TYPE_CHECKING:
+    from quantviz.analysis.pipeline import ModelAnalysis
+    from quantviz.plan import PrecisionPlan
 
 FP8 = "fp8_e4m3"
 INT8 = "int8_channel"
@@ -77,3 +85,80 @@ def _metric_label(metric: str) -> str:
 
 def _db(value: float) -> str:
     return "n/a" if value == float("inf") else f"{value:.1f} dB"
+
+
+# ---------------------------------------------------------------------------------------
+# Recommendations as plan settings
+
+
+def _tensor_fields(fmt: str, granularity: str = "tensor") -> dict[str, Any]:
+    # group_size is cleared so that the choice replaces an earlier per-group setting.
+    return {"format": fmt, "granularity": granularity, "group_size": None}
+
+
+# The plan fields (quantviz.plan.TensorConfig) of each choice for the weight and the
+# input. They are the configurations that recommend() scored. The observer is left as
+# the plan has it.
+CHOICE_FIELDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    FLOAT: (_tensor_fields("float"), _tensor_fields("float")),
+    FP8: (_tensor_fields("fp8_e4m3"), _tensor_fields("fp8_e4m3")),
+    INT8: (_tensor_fields("int8_sym", "channel"), _tensor_fields("int8_sym")),
+}
+
+
+@dataclass(frozen=True)
+class RecommendedSettings:
+    """The plan fields that give one layer its recommended format.
+
+    ``weight`` and ``input`` are :class:`quantviz.plan.TensorConfig` fields to merge into
+    the layer's override. ``input`` is None for a layer whose input was not analysed (a
+    weights-only analysis), so that the plan keeps its input setting.
+    """
+
+    choice: str
+    weight: dict[str, Any]
+    input: dict[str, Any] | None
+
+
+def recommended_layer_settings(
+    analysis: ModelAnalysis, names: Iterable[str] | None = None
+) -> dict[str, RecommendedSettings]:
+    """Map each layer with a recommendation (all, or those in ``names``) to its plan fields.
+
+    The result is in model order. Layers without a recommendation are left out. Raises
+    QuantvizError for a recommendation this version does not know (an analysis file
+    from a newer quantviz).
+    """
+    targets = set(names) if names is not None else None
+    settings: dict[str, RecommendedSettings] = {}
+    for report in analysis.layers:
+        if targets is not None and report.name not in targets:
+            continue
+        if report.recommendation is None:
+            continue
+        choice = report.recommendation.choice
+        if choice not in CHOICE_FIELDS:
+            raise QuantvizError(
+                f"layer {report.name!r} has the unknown recommendation {choice!r} (expected "
+                f"one of {', '.join(CHOICE_FIELDS)}). An analysis file from a newer quantviz "
+                "needs that version, or analyse the model again with this one"
+            )
+        weight, inputs = CHOICE_FIELDS[choice]
+        settings[report.name] = RecommendedSettings(
+            choice, dict(weight), dict(inputs) if report.input is not None else None
+        )
+    return settings
+
+
+def apply_recommendations(
+    plan: PrecisionPlan, analysis: ModelAnalysis, names: Iterable[str] | None = None
+) -> list[str]:
+    """Give each layer (all, or those in ``names``) its recommended format in ``plan``.
+
+    The fields are merged into the layers' overrides, which drops their stored scales.
+    Returns the names of the layers set, in model order.
+    """
+    settings = recommended_layer_settings(analysis, names)
+    for name, item in settings.items():
+        plan.set_layer(name, weight=item.weight, input=item.input)
+    return list(settings)

@@ -7,6 +7,7 @@ torch, inside the worker thread when first run, which keeps the window's start f
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 from dataclasses import dataclass
@@ -32,7 +33,12 @@ def load_model_job(
 ) -> LoadedModel:
     from quantviz.model.loading import load_model
 
-    return load_model(spec, progress=progress, cancel=cancel)
+    loaded = load_model(spec, progress=progress, cancel=cancel)
+    # The views import these engine modules when the model arrives (the plan, its size
+    # and estimated cost). Importing them here keeps that import off the GUI thread.
+    importlib.import_module("quantviz.plan")
+    importlib.import_module("quantviz.evaluate")
+    return loaded
 
 
 def analysis_cache_path(cache_dir: str | Path, loaded: LoadedModel, settings: Any) -> Path | None:
@@ -158,8 +164,20 @@ def layer_extras(
     *,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> dict[str, Any]:
-    """Full-size error heatmaps of one layer, and its views under learned scales."""
-    extras: dict[str, Any] = {"heatmaps": weight_error_heatmaps(loaded, name, cancel=cancel)}
+    """Full-size error heatmaps of one layer, and its views under learned scales.
+
+    ``"heatmap_arrays"`` contains the heatmaps' values as float arrays, converted here
+    so that the GUI thread does not convert nested lists of up to 256 x 256 values.
+    """
+    import numpy as np
+
+    heatmaps = weight_error_heatmaps(loaded, name, cancel=cancel)
+    extras: dict[str, Any] = {
+        "heatmaps": heatmaps,
+        "heatmap_arrays": {
+            key: np.asarray(heatmap.values, dtype=float) for key, heatmap in heatmaps.items()
+        },
+    }
     if scales and edges:
         cancel.raise_if_cancelled()
         extras["trained"] = trained_scale_views(loaded, name, scales, edges, input_edges)
@@ -242,6 +260,24 @@ def auto_plan_job(
     batches = calibration_batches(loaded, settings)
     return auto_plan(
         loaded, analysis, calib_batches=batches, progress=progress, cancel=cancel, **options
+    )
+
+
+def qat_job(
+    loaded: LoadedModel,
+    plan: Any,
+    config: Any,
+    out_dir: str | None,
+    pause: Any,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Any:
+    """Run :func:`quantviz.qat.run_qat`; its module is imported here, in the worker."""
+    from quantviz.qat import run_qat
+
+    return run_qat(
+        loaded, plan, config, out_dir=out_dir, pause=pause, progress=progress, cancel=cancel
     )
 
 

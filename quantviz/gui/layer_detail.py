@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 # Full-size heatmaps kept per layer, so stepping back and forth through rows is instant.
 EXTRAS_CACHE_LAYERS = 24
 REDRAW_THROTTLE_MS = 40
+HEADER_LINES = 5
 
 CANDIDATE_LABELS = {
     "fp8_e4m3_tensor": QT_TRANSLATE_NOOP("LayerDetailPanel", "FP8 E4M3"),
@@ -66,7 +68,9 @@ class LayerDetailPanel(QWidget):
     """The selected layer's views; follows :attr:`Project.currentLayerChanged`.
 
     Redraws are throttled to one per :data:`REDRAW_THROTTLE_MS` (leading and trailing
-    edge), so holding an arrow key in the table redraws for the row it stops on. The
+    edge), so holding an arrow key in the table redraws for the row it stops on. A new
+    analysis or model and trained weights redraw in three steps on the project's
+    :class:`~quantviz.gui.update_queue.UpdateQueue`. The
     error heatmaps first show the analysis' small maps, then a full-size map from the
     model's weight computed in a worker.
     """
@@ -86,7 +90,7 @@ class LayerDetailPanel(QWidget):
         self._build()
         self.schedule_redraw = qthrottled(self.redraw, timeout=REDRAW_THROTTLE_MS, parent=self)
         project.currentLayerChanged.connect(self._current_layer_changed)
-        project.analysisChanged.connect(self.schedule_redraw)
+        project.analysisChanged.connect(self.queue_redraw)
         project.modelChanged.connect(self._model_changed)
         project.resultsChanged.connect(self._results_changed)
 
@@ -95,6 +99,11 @@ class LayerDetailPanel(QWidget):
         self.header.setObjectName("layerHeader")
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Room for the usual five lines (name, shape, a wrapped recommendation, the
+        # sensitivity), so that stepping through layers does not resize the plots below,
+        # because each resize repaints them twice.
+        self.header.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.header.setMinimumHeight(HEADER_LINES * self.header.fontMetrics().lineSpacing())
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("layerTabs")
 
@@ -167,7 +176,7 @@ class LayerDetailPanel(QWidget):
 
     def _model_changed(self) -> None:
         self._extras.clear()
-        self.schedule_redraw()
+        self.queue_redraw()
 
     def _results_changed(self, kind: str) -> None:
         if kind == "qat":
@@ -176,23 +185,51 @@ class LayerDetailPanel(QWidget):
     def clear_cache(self) -> None:
         """Forget computed layer views (the weights or learned scales changed)."""
         self._extras.clear()
-        self.schedule_redraw()
+        self.queue_redraw()
 
     def redraw(self) -> None:
         """Draw the project's current layer in every view now."""
+        steps = self._redraw_steps()
+        self.project.updates.discard(*steps)
+        for step in steps:
+            step()
+
+    def queue_redraw(self) -> None:
+        """Redraw in steps on the project's update queue, one per event-loop turn.
+
+        Used for results that change every view (a new analysis or model, trained
+        weights), so that this panel does not redraw in the same turn as the others.
+        """
+        self.project.updates.add(*self._redraw_steps())
+
+    def _redraw_steps(self) -> tuple[Callable[[], None], ...]:
+        return (self._draw_weight, self._draw_input, self._draw_maps_and_numbers)
+
+    def _draw_weight(self) -> None:
         name = self.project.current_layer
         self.layer = name
         report = self.project.report(name)
         self._draw_header(name, report)
-        weight = report.weight if report else None
+        self.weight_histogram.set_tensor(report.weight if report else None, self.tr("weight"))
+        trained = self.trained_views(name).get("weight")
+        self.weight_histogram.set_extra(2, self.tr("trained scale"), trained)
+
+    def _draw_input(self) -> None:
+        name = self.layer
+        report = self.project.report(name)
         inputs = report.input if report else None
-        self.weight_histogram.set_tensor(weight, self.tr("weight"))
         self.input_histogram.set_tensor(inputs, self.tr("input activation"))
-        self._draw_trained(name)
+        trained = self.trained_views(name).get("input")
+        self.input_histogram.set_extra(2, self.tr("trained scale"), trained)
         self.channel_plot.set_outliers(
             inputs.outliers if inputs else None, self.tr("input channel max |x|")
         )
-        self._draw_error_heatmaps(name, weight)
+
+    def _draw_maps_and_numbers(self) -> None:
+        name = self.layer
+        report = self.project.report(name)
+        inputs = report.input if report else None
+        self._draw_error_heatmaps(name, report.weight if report else None)
         self.activation_heatmap.set_heatmap(inputs.heatmap if inputs else None)
         self._draw_numbers(report)
         self.redrawn.emit(name)
@@ -236,9 +273,13 @@ class LayerDetailPanel(QWidget):
 
     def _draw_error_heatmaps(self, name: str, weight: TensorAnalysis | None) -> None:
         full = self.full_heatmaps(name)
+        arrays = None
         if full is not None:
             self._extras.move_to_end(name)
             fp8, int8 = (full.get(key) for key in jobs.HEATMAP_CANDIDATES)
+            converted = self._extras[name].get("heatmap_arrays")
+            if converted is not None:
+                arrays = tuple(converted.get(key) for key in jobs.HEATMAP_CANDIDATES)
             self.heatmap_status.setText(self.tr("Full-size error maps from the model's weight."))
         elif weight is not None:
             fp8, int8 = (
@@ -250,7 +291,7 @@ class LayerDetailPanel(QWidget):
             fp8 = int8 = None
             self.heatmap_status.setText("")
         self.error_heatmaps.set_heatmaps(
-            fp8, int8, self.tr("FP8 E4M3 |W − Q(W)|"), self.tr("INT8/ch |W − Q(W)|")
+            fp8, int8, self.tr("FP8 E4M3 |W − Q(W)|"), self.tr("INT8/ch |W − Q(W)|"), arrays
         )
 
     def _draw_numbers(self, report: LayerReport | None) -> None:

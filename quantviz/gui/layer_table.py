@@ -194,6 +194,8 @@ class LayerTableModel(QAbstractTableModel):
         self._infos: list[LayerInfo] = []
         self._rows: dict[str, int] = {}
         self._values: dict[int, dict[str, Any]] = {}
+        self._cells: dict[int, dict[tuple[int, int], Any]] = {}
+        self._column_flags: dict[int, Qt.ItemFlag] = {}
         project.modelChanged.connect(self.reload)
         project.analysisChanged.connect(self._analysis_changed)
         project.planChanged.connect(self._plan_changed)
@@ -206,6 +208,7 @@ class LayerTableModel(QAbstractTableModel):
         self._infos = self.project.infos()
         self._rows = {info.name: row for row, info in enumerate(self._infos)}
         self._values = {}
+        self._cells = {}
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
@@ -233,9 +236,16 @@ class LayerTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        flags = super().flags(index)
-        if index.isValid() and COLUMNS[index.column()].key in PRECISION_ROLES:
-            flags |= Qt.ItemFlag.ItemIsEditable
+        if not index.isValid():
+            return super().flags(index)
+        # The flags depend on the column only; they are computed once per column.
+        column = index.column()
+        flags = self._column_flags.get(column)
+        if flags is None:
+            flags = super().flags(index)
+            if COLUMNS[column].key in PRECISION_ROLES:
+                flags |= Qt.ItemFlag.ItemIsEditable
+            self._column_flags[column] = flags
         return flags
 
     # -- values ------------------------------------------------------------------------
@@ -256,10 +266,21 @@ class LayerTableModel(QAbstractTableModel):
         return values[key]
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        """Return a cell's data for ``role``, cached per row.
+
+        A repaint requests about six roles of every visible cell, several times after
+        each change of the window, so the results are kept until the row's values change.
+        """
         if not index.isValid():
             return None
-        column = COLUMNS[index.column()]
         row = index.row()
+        cells = self._cells.setdefault(row, {})
+        key = (index.column(), role)
+        if key not in cells:
+            cells[key] = self._data(row, COLUMNS[index.column()], role)
+        return cells[key]
+
+    def _data(self, row: int, column: Column, role: int) -> Any:
         if role == NAME_ROLE:
             return self._infos[row].name
         value = self.value(row, column.key)
@@ -344,12 +365,14 @@ class LayerTableModel(QAbstractTableModel):
         if names is None:
             rows = [0, len(self._infos) - 1]
             self._values.clear()
+            self._cells.clear()
         else:
             rows = sorted(self._rows[name] for name in names if name in self._rows)
             if not rows:
                 return
             for row in rows:
                 self._values.pop(row, None)
+                self._cells.pop(row, None)
         # One dataChanged over the span of changed rows keeps a long selection cheap.
         top = self.index(rows[0], first)
         bottom = self.index(rows[-1], last)

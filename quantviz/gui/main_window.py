@@ -261,11 +261,15 @@ class MainWindow(QMainWindow):
         logger.info("status: %s", text)
 
     def _show_busy(self, busy: bool) -> None:
+        if busy:
+            # Set while the bar is hidden. Changing the range of a visible bar repaints
+            # it at once (Qt 6.11), and that repaint also paints every other widget
+            # waiting for a paint, such as the table after a new model.
+            self.progress_bar.setRange(0, 0)
+            self.progress_bar.setFormat(self.runner.current_title)
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:
-            self.progress_bar.setRange(0, 0)
-            self.progress_bar.setFormat(self.runner.current_title)
             self.show_status(self.runner.current_title + "…")
         if hasattr(self, "window_actions"):
             self.window_actions.set_busy(busy)

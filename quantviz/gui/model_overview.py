@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
-from superqt.utils import qdebounced
 
 from quantviz.gui.colors import FP8_COLOR, INT8_COLOR
 from quantviz.gui.plots.frontier_plot import FrontierMarker, FrontierPlot
@@ -18,8 +17,6 @@ from quantviz.gui.plots.sqnr_chart import SqnrChart, SqnrSeries
 if TYPE_CHECKING:
     from quantviz.analysis.pipeline import ModelAnalysis
     from quantviz.gui.project import Project
-
-REDRAW_DELAY_MS = 60
 
 # (tensor, candidate, column label) of the layer x metric map, weights first.
 METRIC_COLUMNS = (
@@ -89,19 +86,25 @@ class ModelOverview(QWidget):
         self.sqnr_chart.layerClicked.connect(self.layerClicked)
         self.metric_heatmap.layerClicked.connect(self.layerClicked)
         self.frontier.pointClicked.connect(self.frontierPointClicked)
-        # Drawn a moment after the analysis arrives, so its paint does not add to the
-        # table's and the layer view's in the same event-loop turn.
-        self.schedule_redraw = qdebounced(self.redraw, timeout=REDRAW_DELAY_MS, parent=self)
-        project.analysisChanged.connect(self.schedule_redraw)
+        project.analysisChanged.connect(self.queue_redraw)
         project.currentLayerChanged.connect(self.sqnr_chart.set_current)
         project.resultsChanged.connect(self._results_changed)
         project.modelChanged.connect(self._model_changed)
 
     def redraw(self) -> None:
+        """Draw both charts of the project's analysis now."""
+        self.project.updates.discard(self._draw_sqnr_chart, self._draw_metric_map)
+        self._draw_sqnr_chart()
+        self._draw_metric_map()
+
+    def queue_redraw(self) -> None:
+        """Draw the charts in two steps on the project's update queue."""
+        self.project.updates.add(self._draw_sqnr_chart, self._draw_metric_map)
+
+    def _draw_sqnr_chart(self) -> None:
         analysis = self.project.analysis
         if analysis is None:
             self.sqnr_chart.set_series([], [])
-            self.metric_heatmap.set_matrix([], [], np.zeros((0, 0)))
             return
         names = [report.name for report in analysis.layers]
         series = [
@@ -130,6 +133,13 @@ class ModelOverview(QWidget):
         ]
         self.sqnr_chart.set_series(names, series)
         self.sqnr_chart.set_current(self.project.current_layer)
+
+    def _draw_metric_map(self) -> None:
+        analysis = self.project.analysis
+        if analysis is None:
+            self.metric_heatmap.set_matrix([], [], np.zeros((0, 0)))
+            return
+        names = [report.name for report in analysis.layers]
         columns = [self.tr(label) for _, _, label in METRIC_COLUMNS]
         matrix = np.column_stack(
             [sqnr_values(analysis, tensor, key) for tensor, key, _ in METRIC_COLUMNS]

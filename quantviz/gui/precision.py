@@ -78,14 +78,6 @@ SHORTCUT_CHOICES: dict[str, tuple[str, str]] = {
     "3": ("fp8_e5m2", "fp8_e5m2"),
 }
 
-# The analysis recommends one of three choices (quantviz.analysis.recommend); these are
-# the weight and input choices that match the candidates it compared.
-RECOMMENDATION_CHOICES: dict[str, tuple[str, str]] = {
-    "float": ("float", "float"),
-    "fp8_e4m3": ("fp8_e4m3", "fp8_e4m3"),
-    "int8_channel": ("int8_sym/ch", "int8_sym"),
-}
-
 
 def choices(role: str) -> tuple[PrecisionChoice, ...]:
     if role == WEIGHT:

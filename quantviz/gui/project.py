@@ -16,6 +16,7 @@ from PySide6.QtGui import QUndoStack
 
 from quantviz.gui import precision
 from quantviz.gui.plan_commands import PlanEditCommand, PlanSnapshot
+from quantviz.gui.update_queue import UpdateQueue
 
 if TYPE_CHECKING:
     from quantviz.analysis.pipeline import AnalysisSettings, LayerReport, ModelAnalysis
@@ -55,6 +56,9 @@ class Project(QObject):
         # caches keyed by the weights file apply only while it is 0.
         self.weights_version = 0
         self.undo_stack = QUndoStack(self)
+        # Views queue the redraws that a new model, analysis or result causes here, so
+        # that they run one per event-loop turn.
+        self.updates = UpdateQueue(self)
         self._infos: list[LayerInfo] = []
         self._reports: dict[str, LayerReport] = {}
         self._configs: dict[str, LayerConfig] = {}
@@ -213,27 +217,23 @@ class Project(QObject):
         return self.edit_plan(text, mutate, None)
 
     def apply_recommendations(self, names: Sequence[str] | None = None) -> bool:
-        """Give each layer (all, or ``names``) the analysis' recommended choice."""
+        """Give each layer (all, or ``names``) the analysis' recommended format.
+
+        The engine maps the recommendations to plan fields
+        (:func:`quantviz.analysis.recommend.apply_recommendations`). An unknown
+        recommendation raises QuantvizError and leaves the plan as it was.
+        """
         if self.analysis is None:
             return False
-        targets = set(names) if names is not None else None
-        picks = []
-        for report in self.analysis.layers:
-            if targets is not None and report.name not in targets:
-                continue
-            if report.recommendation is None:
-                continue
-            weight_key, input_key = precision.RECOMMENDATION_CHOICES[report.recommendation.choice]
-            has_input = report.input is not None
-            picks.append((report.name, weight_key, input_key if has_input else None))
+        from quantviz.analysis.recommend import apply_recommendations, recommended_layer_settings
+
+        analysis = self.analysis
+        changed = list(recommended_layer_settings(analysis, names))
 
         def mutate(plan: PrecisionPlan) -> None:
-            for name, weight_key, input_key in picks:
-                weight = precision.choice(precision.WEIGHT, weight_key).fields
-                inputs = precision.choice(precision.INPUT, input_key).fields if input_key else None
-                plan.set_layer(name, weight=weight, input=inputs)
+            apply_recommendations(plan, analysis, changed)
 
-        return self.edit_plan(self.tr("Apply recommendations"), mutate, [p[0] for p in picks])
+        return self.edit_plan(self.tr("Apply recommendations"), mutate, changed)
 
     def adopt_scales(self, source: PrecisionPlan, text: str) -> bool:
         """Take ``source``'s scales for every layer whose configuration equals the plan's.

@@ -40,8 +40,9 @@ def _megabytes(count: int) -> str:
 class SummaryPanel(QWidget):
     """Recomputed after every plan change (debounced, so a burst of edits refreshes once).
 
-    The size comes from the engine's :func:`quantviz.evaluate.plan_size`. The estimated
-    cost is the engine's per-layer sensitivity summed over the layers the plan quantizes.
+    The size comes from the engine's :func:`quantviz.evaluate.plan_size`, the estimated
+    cost from :func:`quantviz.evaluate.estimated_cost` (the per-layer sensitivities
+    summed over the layers the plan quantizes, an estimate).
     The measured cost is the latest evaluation, marked when the plan changed after it.
     """
 
@@ -144,34 +145,19 @@ class SummaryPanel(QWidget):
 
     def _draw_cost(self) -> None:
         analysis = self.project.analysis
-        if analysis is None or not any(report.sensitivity for report in analysis.layers):
+        cost = None
+        if analysis is not None:
+            from quantviz.evaluate import estimated_cost
+
+            cost = estimated_cost(analysis, self.project.configs())
+        if cost is None:
             self.estimated_cost = None
             self.cost_label.setText(self.tr("needs the sensitivity analysis"))
             return
-        metric = next(r.sensitivity.metric for r in analysis.layers if r.sensitivity)
-        metric = sensitivity_metric_label(metric)
-        self.estimated_cost = self._sum_sensitivities()
+        self.estimated_cost = cost.value
+        metric = sensitivity_metric_label(cost.metric)
         text = self.tr("%1 (%2, sum over the quantized layers of their own cost)")
-        self.cost_label.setText(
-            text.replace("%1", f"{self.estimated_cost:.3g}").replace("%2", metric)
-        )
-
-    def _sum_sensitivities(self) -> float:
-        # NOTE: this adds the per-layer costs the analysis measured with INT8, one layer
-        # at a time. The errors of several layers interact, so the sum is an estimate.
-        total = 0.0
-        for report in self.project.analysis.layers if self.project.analysis else []:
-            config = self.project.config(report.name)
-            if report.sensitivity is None or config is None:
-                continue
-            sensitivity = report.sensitivity
-            if config.weight.quantized and config.input.quantized:
-                total += sensitivity.both
-            elif config.weight.quantized:
-                total += sensitivity.weights
-            elif config.input.quantized:
-                total += sensitivity.inputs
-        return total
+        self.cost_label.setText(text.replace("%1", f"{cost.value:.3g}").replace("%2", metric))
 
     def _draw_evaluation(self, *args: object) -> None:
         # The undo stack emits indexChanged while the window is being destroyed.

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QToolBar
 
+from quantviz.errors import QuantvizError
 from quantviz.gui import precision
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class WindowActions(QObject):
         )
         self.recommend_selection = self._action(
             self.tr("Apply recommendations to selection"),
-            lambda: window.project.apply_recommendations(window.selected_layers()),
+            lambda: self._apply_recommendations(window.selected_layers()),
         )
         self.auto_plan = self._action(
             self.tr("&Automatic plan…"),
@@ -244,8 +245,13 @@ class WindowActions(QObject):
         menu.addSeparator()
         menu.addAction(self.evaluate)
 
-    def _apply_recommendations(self) -> None:
-        if not self.window.project.apply_recommendations():
+    def _apply_recommendations(self, names: list[str] | None = None) -> None:
+        try:
+            changed = self.window.project.apply_recommendations(names)
+        except QuantvizError as error:
+            self.window.workflow.report_error(error, self.tr("Apply recommendations"))
+            return
+        if not changed:
             self.window.show_status(
                 self.tr(
                     "No change: run the analysis first, or the plan "

@@ -277,12 +277,12 @@ class Workflow(QObject):
             return None
         plan = self.project.plan_copy()
         worker = EngineWorker(
-            qat.run_qat,
+            jobs.qat_job,
             self.project.loaded,
             plan,
             config,
-            out_dir=out_dir or None,
-            pause=pause,
+            out_dir or None,
+            pause,
             title=self.tr("Quantization-aware training"),
             progress_interval_s=0.0,
             result_on_cancel=True,

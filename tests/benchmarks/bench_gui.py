@@ -2,18 +2,20 @@
 
     python tests/benchmarks/bench_gui.py launch [--runs 5]
     python tests/benchmarks/bench_gui.py stall [--model sample:minilm] [--samples 16]
+        [--qat-steps 40]
     python tests/benchmarks/bench_gui.py redraw [--model sample:smollm2] [--repeats 21]
     python tests/benchmarks/bench_gui.py all
 
 ``launch`` starts a fresh interpreter per run and times process start to the first
 event-loop turn after the window is shown, through ``quantviz.gui.app`` (what
 ``quantviz gui`` calls) and through the ``quantviz`` command line. ``stall`` records the
-gaps between the ticks of a 10 ms QTimer while a model loads and is analysed. A gap
-much longer than 10 ms is time the event loop could not run. ``redraw`` times selecting a
-table row up to the repainted window (layer views, table, model chart), alternating
-between the model's largest layers. Both also report the main thread's CPU time, which
-a busy machine inflates far less than wall-clock time. Every run uses its own
-temporary settings folder, offscreen.
+gaps between the ticks of a 10 ms QTimer while a model loads and is analysed, and then
+while the QAT dialog trains the analysis' recommended plan for ``--qat-steps`` steps (0
+skips it). A gap much longer than 10 ms is time the event loop could not run.
+``redraw`` times selecting a table row up to the repainted window (layer views, table,
+model chart), alternating between the model's largest layers. Both also report the
+main thread's CPU time, which a busy machine inflates far less than wall-clock time.
+Every run uses its own temporary settings folder, offscreen.
 """
 
 from __future__ import annotations
@@ -133,17 +135,22 @@ def _gap_summary(ticks: list[tuple[float, float]], start: float, end: float) -> 
         return {}
     wall = sorted((b[0] - a[0]) * 1000 for a, b in pairs)
     cpu = sorted((b[1] - a[1]) * 1000 for a, b in pairs)
+    longest = max(pairs, key=lambda pair: pair[1][0] - pair[0][0])
     return {
         "seconds": round(end - start, 2),
         "max_gap_ms": round(wall[-1], 1),
+        "max_gap_main_thread_cpu_ms": round((longest[1][1] - longest[0][1]) * 1000, 1),
         "p99_gap_ms": round(wall[int(0.99 * (len(wall) - 1))], 1),
         "gaps_over_100ms": sum(1 for gap in wall if gap > TARGET_STALL_MS),
         "max_main_thread_cpu_ms": round(cpu[-1], 1),
     }
 
 
-def measure_stall(model: str, samples: int, sensitivity_samples: int) -> dict[str, object]:
-    """Measure the gaps between 10 ms timer ticks while ``model`` loads and is analysed.
+def measure_stall(
+    model: str, samples: int, sensitivity_samples: int, qat_steps: int = 0
+) -> dict[str, object]:
+    """Measure the gaps between 10 ms timer ticks while ``model`` loads, is analysed and,
+    for ``qat_steps`` > 0, trains with QAT.
 
     A wall-clock gap is time the event loop did not run. The main thread's CPU time
     over the same gap separates work the GUI thread did (redraws) from waiting for
@@ -176,21 +183,59 @@ def measure_stall(model: str, samples: int, sensitivity_samples: int) -> dict[st
     loop.exec()
     finished = time.perf_counter()
     deadline = finished + 1.0
-    while time.perf_counter() < deadline:
-        app.processEvents()
-        time.sleep(0.002)
-    timer.stop()
-    window.close()
+    _spin(app, deadline)
     loaded = marks.get("loaded", started)
-    return {
+    results: dict[str, object] = {
         "model": model,
         "settings": settings.to_dict(),
         "loading": _gap_summary(ticks, started, loaded),
         "analysis": _gap_summary(ticks, loaded, finished),
         "after_analysis_1s": _gap_summary(ticks, finished, deadline),
-        "target_ms": TARGET_STALL_MS,
-        "settings_folder": folder,
     }
+    if qat_steps > 0 and window.project.analysis is not None:
+        qat_started, qat_finished = _run_qat(window, qat_steps)
+        qat_deadline = qat_finished + 1.0
+        _spin(app, qat_deadline)
+        results["qat_steps"] = qat_steps
+        results["qat"] = _gap_summary(ticks, qat_started, qat_finished)
+        results["after_qat_1s"] = _gap_summary(ticks, qat_finished, qat_deadline)
+    timer.stop()
+    window.close()
+    results["target_ms"] = TARGET_STALL_MS
+    results["settings_folder"] = folder
+    return results
+
+
+def _spin(app, deadline: float) -> None:
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.002)
+
+
+def _run_qat(window, steps: int) -> tuple[float, float]:
+    """Train the recommended plan in the QAT dialog; return its start and end times."""
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    window.project.apply_recommendations()
+    window.window_actions.qat.trigger()
+    dialog = window.dialogs["qat"]
+    dialog.steps.setValue(steps)
+    dialog.batch_size.setValue(2)
+    dialog.seq_len.setValue(64)
+    dialog.eval_every.setValue(max(steps // 4, 1))
+    dialog.eval_samples.setValue(2)
+    dialog.calibration_samples.setValue(2)
+    # A user clicks Start once the dialog is painted.
+    _spin(QApplication.instance(), time.perf_counter() + 0.5)
+    loop = QEventLoop()
+    dialog.finished_run.connect(lambda result: loop.quit())
+    window.workflow.failed.connect(lambda message: loop.quit())
+    started = time.perf_counter()
+    if not dialog.start():
+        raise RuntimeError(f"QAT did not start: {dialog.status.text()}")
+    loop.exec()
+    return started, time.perf_counter()
 
 
 def measure_redraw(model: str, repeats: int, samples: int) -> dict[str, object]:
@@ -252,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         "--samples", type=int, default=16, help="calibration sequences for stall (default 16)"
     )
     parser.add_argument("--sensitivity-samples", type=int, default=2)
+    parser.add_argument(
+        "--qat-steps", type=int, default=40, help="QAT steps timed by stall (0 skips QAT)"
+    )
     parser.add_argument("--repeats", type=int, default=21, help="redraws to time")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
@@ -260,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         results["launch"] = measure_launch(args.runs)
     if args.what in ("stall", "all"):
         results["stall"] = measure_stall(
-            args.model or "sample:minilm", args.samples, args.sensitivity_samples
+            args.model or "sample:minilm", args.samples, args.sensitivity_samples, args.qat_steps
         )
     if args.what in ("redraw", "all"):
         results["redraw"] = measure_redraw(args.model or "sample:smollm2", args.repeats, 4)

@@ -50,3 +50,19 @@ def test_invalid_session_file(make_window, qtbot, tmp_path):
         assert not window.open_session(str(path))
     assert "newer than this quantviz" in blocker.args[0]
     window.workflow.last_error_box.close()
+
+
+def test_unknown_recommendation_shows_message(make_window, qtbot, bert_model, bert_analysis):
+    from quantviz.analysis.pipeline import ModelAnalysis
+    from quantviz.analysis.results import Recommendation
+
+    window = make_window()
+    window.project.set_model(bert_model)
+    analysis = ModelAnalysis.from_dict(bert_analysis.to_dict())
+    analysis.layers[0].recommendation = Recommendation("int4_group", "from a newer version")
+    window.project.set_analysis(analysis)
+    with qtbot.waitSignal(window.workflow.failed, timeout=5_000) as blocker:
+        window.window_actions.recommend.trigger()
+    assert "int4_group" in blocker.args[0]
+    assert window.project.plan.overrides == {}
+    window.workflow.last_error_box.close()

@@ -126,8 +126,9 @@ def check_plan_edits(window, qtbot):
     assert project.undo_stack.count() == steps
 
     window.window_actions.recommend.trigger()
+    labels = {"float": "float", "fp8_e4m3": "fp8_e4m3", "int8_channel": "int8_sym/ch"}
     for report in project.analysis.layers:
-        key = precision.RECOMMENDATION_CHOICES[report.recommendation.choice][0]
+        key = labels[report.recommendation.choice]
         assert project.config(report.name).weight.label == key
 
     qtbot.waitUntil(lambda: window.summary.size is not None, timeout=5_000)

@@ -10,6 +10,7 @@ from quantviz.gui.colors import FP8_COLOR
 from quantviz.gui.plots.error_heatmaps_view import ErrorHeatmapsView
 from quantviz.gui.plots.frontier_plot import FrontierMarker, FrontierPlot
 from quantviz.gui.plots.heatmap_plot import HeatmapPlot
+from quantviz.gui.plots.histogram_plot import HistogramPlot, OverlaySpec
 from quantviz.gui.plots.metric_heatmap import LEVELS_DB, MetricHeatmap
 from quantviz.gui.plots.sqnr_chart import SqnrChart, SqnrSeries
 
@@ -101,3 +102,36 @@ def test_frontier_click_index(qtbot):
     with qtbot.waitSignal(plot.pointClicked, timeout=2_000) as blocker:
         click_scene(qtbot, plot, (plot.scatter, spots[1].pos()))
     assert blocker.args == [0]
+
+
+class CountingHistogram(HistogramPlot):
+    """A histogram plot that counts its paint events."""
+
+    def __init__(self):
+        super().__init__([OverlaySpec("fp8_e4m3_tensor", "FP8", FP8_COLOR)])
+        self.paints = 0
+
+    def paintEvent(self, event):
+        self.paints += 1
+        super().paintEvent(event)
+
+
+def test_new_histogram_painted_once(qtbot, bert_analysis):
+    plot = CountingHistogram()
+    qtbot.addWidget(plot)
+    plot.resize(600, 260)
+    plot.show()
+    qtbot.waitExposed(plot)
+    first, second = (report.weight for report in bert_analysis.layers[:2])
+    plot.set_tensor(first, "weight")
+    qtbot.wait(100)
+    plot.paints = 0
+    plot.set_tensor(second, "weight")
+    qtbot.wait(100)
+    # pyqtgraph applies a new range in its next paint, which then needs a second
+    # paint; the plot applies it before painting.
+    assert plot.paints == 1
+    x_range, _ = plot.getPlotItem().viewRange()
+    edges = second.histogram.edges
+    assert x_range[0] < edges[0]
+    assert x_range[1] > edges[-1]

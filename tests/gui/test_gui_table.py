@@ -145,3 +145,30 @@ def test_numbers_not_editable(table):
     index = model.index(0, COLUMN_INDEX["w_fp8"])
     assert not model.flags(index) & Qt.ItemFlag.ItemIsEditable
     assert not model.setData(index, "fp8_e4m3", Qt.ItemDataRole.EditRole)
+
+
+def test_cached_cells_follow_changes(table, project, bert_analysis):
+    from dataclasses import replace
+
+    from quantviz.analysis.pipeline import ModelAnalysis
+
+    model, _ = table
+    name = project.layer_names()[1]
+    row = model.row_of(name)
+    precision_cell = model.index(row, COLUMN_INDEX["weight_precision"])
+    sqnr_cell = model.index(row, COLUMN_INDEX["w_fp8"])
+    assert precision_cell.data() == "Float"
+    before = sqnr_cell.data()
+    assert before != ""
+
+    project.set_precision([name], "weight", "fp8_e4m3")
+    assert precision_cell.data() == "FP8 E4M3"
+    project.undo_stack.undo()
+    assert precision_cell.data() == "Float"
+
+    changed = ModelAnalysis.from_dict(bert_analysis.to_dict())
+    result = changed.layer(name).weight.results["fp8_e4m3_tensor"]
+    result.metrics = replace(result.metrics, sqnr_db=12.25)
+    project.set_analysis(changed)
+    assert sqnr_cell.data() == "12.2"
+    assert sqnr_cell.data(Qt.ItemDataRole.BackgroundRole) == QBrush(sqnr_color(12.25, alpha=110))

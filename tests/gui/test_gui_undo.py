@@ -75,6 +75,38 @@ def test_recommendations_follow_analysis(project, bert_analysis):
     assert set(formats(project)) == {"float"}
 
 
+def test_recommended_settings_are_menu_choices():
+    from quantviz.analysis.recommend import CHOICE_FIELDS
+    from quantviz.gui import precision
+
+    for weight, inputs in CHOICE_FIELDS.values():
+        weight_label = TensorConfig(**weight).label
+        input_label = TensorConfig(**inputs).label
+        assert precision.choice(precision.WEIGHT, weight_label).fields == weight
+        assert precision.choice(precision.INPUT, input_label).fields == inputs
+
+
+def test_recommendations_for_selection(project, bert_analysis):
+    names = project.layer_names()[2:4]
+    assert project.apply_recommendations(names)
+    assert sorted(project.plan.overrides) == sorted(names)
+    assert project.undo_stack.count() == 1
+    assert not project.apply_recommendations(names)
+
+
+def test_unknown_recommendation_leaves_plan(project, bert_analysis):
+    from quantviz.analysis.pipeline import ModelAnalysis
+    from quantviz.analysis.results import Recommendation
+
+    analysis = ModelAnalysis.from_dict(bert_analysis.to_dict())
+    analysis.layers[1].recommendation = Recommendation("int4_group", "from a newer version")
+    project.set_analysis(analysis)
+    with pytest.raises(QuantvizError, match="int4_group"):
+        project.apply_recommendations()
+    assert project.plan.overrides == {}
+    assert project.undo_stack.count() == 0
+
+
 def test_replace_plan_round_trip(project):
     plan = uniform_plan(TensorConfig("int8_sym", "channel"), TensorConfig("fp8_e4m3"))
     assert project.replace_plan(plan, "all INT8")

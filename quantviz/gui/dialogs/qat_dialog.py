@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from quantviz.progress import ProgressEvent
 
 CURVE_THROTTLE_MS = 100
+# Rows of the before/after table filled per event-loop turn when a run ends.
+COMPARISON_ROWS_PER_STEP = 64
 # Menu texts of quantviz.qat.DISTILLATION_MODES; a mode missing here shows its name.
 DISTILLATION_LABELS = {
     "auto": QT_TRANSLATE_NOOP("QATDialog", "auto (KL or cosine by task)"),
@@ -58,7 +61,7 @@ class QATDialog(QDialog):
     ends, a table lists each layer's weight SQNR before and after training.
     """
 
-    finished_run = Signal(object)  # the QATResult
+    finished_run = Signal(object)  # the QATResult, once it is shown
 
     def __init__(self, workflow: Workflow, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -283,11 +286,23 @@ class QATDialog(QDialog):
         self.status.setText(text)
 
     def _returned(self, result: Any) -> None:
-        self.result = result
-        self._show_result(result)
-        self.finished_run.emit(result)
+        """Show ``result`` in steps on the project's update queue, then emit finished_run.
 
-    def _show_result(self, result: Any) -> None:
+        The workflow's own handler, which adopts the learned scales and so redraws the
+        main window, runs before this one. Queueing keeps those redraws and this
+        dialog's in separate event-loop turns.
+        """
+        self.result = result
+        rows = len(result.weight_sqnr)
+        steps = [partial(self._draw_result_curves, result)]
+        steps.append(partial(self._start_comparison, rows))
+        for start in range(0, rows, COMPARISON_ROWS_PER_STEP):
+            stop = min(start + COMPARISON_ROWS_PER_STEP, rows)
+            steps.append(partial(self._fill_comparison, result, start, stop))
+        steps.append(partial(self._result_shown, result))
+        self.workflow.project.updates.add(*steps)
+
+    def _draw_result_curves(self, result: Any) -> None:
         self.curves.clear_points()
         evaluated = {point.step: point.value for point in result.eval_curve}
         if 0 in evaluated:
@@ -298,25 +313,14 @@ class QATDialog(QDialog):
                 metrics[result.eval_metric] = evaluated[step]
             self.curves.append(step, metrics)
         self.curves.redraw()
-        self._fill_comparison(result)
-        text = self.tr("%1: float %2, before QAT %3, after %4 (%5 steps, %6 s)")
-        for key, value in (
-            ("%1", metric_label(result.eval_metric)),
-            ("%2", _number(result.metric_float)),
-            ("%3", _number(result.metric_before)),
-            ("%4", _number(result.metric_after)),
-            ("%5", str(result.steps_done)),
-            ("%6", f"{result.train_seconds:.1f}"),
-        ):
-            text = text.replace(key, value)
-        if result.cancelled:
-            text += " " + self.tr("(stopped early)")
-        self.status.setText(text)
 
-    def _fill_comparison(self, result: Any) -> None:
+    def _start_comparison(self, rows: int) -> None:
         self.comparison.setSortingEnabled(False)
-        self.comparison.setRowCount(len(result.weight_sqnr))
-        for row, layer in enumerate(result.weight_sqnr):
+        self.comparison.setRowCount(rows)
+
+    def _fill_comparison(self, result: Any, start: int, stop: int) -> None:
+        for row in range(start, stop):
+            layer = result.weight_sqnr[row]
             change = (
                 layer.after_db - layer.before_db
                 if layer.after_db is not None and math.isfinite(layer.before_db)
@@ -340,7 +344,23 @@ class QATDialog(QDialog):
                     if color is not None:
                         item.setBackground(color)
                 self.comparison.setItem(row, column, item)
+
+    def _result_shown(self, result: Any) -> None:
         self.comparison.setSortingEnabled(True)
+        text = self.tr("%1: float %2, before QAT %3, after %4 (%5 steps, %6 s)")
+        for key, value in (
+            ("%1", metric_label(result.eval_metric)),
+            ("%2", _number(result.metric_float)),
+            ("%3", _number(result.metric_before)),
+            ("%4", _number(result.metric_after)),
+            ("%5", str(result.steps_done)),
+            ("%6", f"{result.train_seconds:.1f}"),
+        ):
+            text = text.replace(key, value)
+        if result.cancelled:
+            text += " " + self.tr("(stopped early)")
+        self.status.setText(text)
+        self.finished_run.emit(result)
 
     def closeEvent(self, event: Any) -> None:
         # Closing hides the window. A running job keeps going and stays cancellable

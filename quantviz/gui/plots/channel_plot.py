@@ -10,6 +10,7 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QWidget
 
 from quantviz.gui.colors import FLOAT_COLOR, OUTLIER_COLOR
+from quantviz.gui.plots import apply_view_range, fix_left_axis
 
 if TYPE_CHECKING:
     from quantviz.analysis.outliers import OutlierStats
@@ -28,6 +29,7 @@ class ChannelAbsmaxPlot(pg.PlotWidget):
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.setLabel("left", QCoreApplication.translate("ChannelAbsmaxPlot", "max |x|"))
+        fix_left_axis(plot)
         plot.setLabel("bottom", QCoreApplication.translate("ChannelAbsmaxPlot", "input channel"))
         self.bars = pg.PlotDataItem(
             stepMode="center",
@@ -82,6 +84,7 @@ class ChannelAbsmaxPlot(pg.PlotWidget):
         top = max(float(self.values.max()), stats.threshold) * 1.08
         plot.setYRange(0, top, padding=0)
         plot.setXRange(-0.5, self.values.size - 0.5, padding=0.01)
+        apply_view_range(plot)
 
 
 def _channel_tip(x: float, y: float, data: int) -> str:

@@ -48,11 +48,21 @@ class ErrorHeatmapsView(pg.GraphicsLayoutWidget):
         self.heatmaps: tuple[Heatmap | None, Heatmap | None] = (None, None)
 
     def set_heatmaps(
-        self, fp8: Heatmap | None, int8: Heatmap | None, fp8_label: str, int8_label: str
+        self,
+        fp8: Heatmap | None,
+        int8: Heatmap | None,
+        fp8_label: str,
+        int8_label: str,
+        arrays: tuple[np.ndarray | None, np.ndarray | None] | None = None,
     ) -> None:
-        """Draw both error maps; the difference needs both with the same cell grid."""
+        """Draw both error maps; the difference needs both with the same cell grid.
+
+        ``arrays`` are the maps' values as float arrays, converted in a worker. Without
+        them the values are converted here.
+        """
         self.heatmaps = (fp8, int8)
-        arrays = [np.asarray(h.values, dtype=float) if h else None for h in (fp8, int8)]
+        if arrays is None:
+            arrays = tuple(np.asarray(h.values, dtype=float) if h else None for h in (fp8, int8))
         peak = max((float(a.max()) for a in arrays if a is not None and a.size), default=1.0)
         levels = (0.0, peak if peak > 0 else 1.0)
         for plot, heatmap, array, label in (

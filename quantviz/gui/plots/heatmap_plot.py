@@ -8,6 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QPointF, QRectF
 
+from quantviz.gui.plots import apply_view_range
+
 # The axis names that quantviz.analysis.heatmap gives its maps, listed so that lupdate
 # extracts them. An axis name missing here is shown untranslated.
 AXIS_LABELS = (
@@ -60,6 +62,7 @@ class HeatmapPlot(pg.PlotItem):
 
         self.image.setRect(QRectF(-0.5, -0.5, cols, rows))
         self.setRange(xRange=(-0.5, cols - 0.5), yRange=(-0.5, rows - 0.5), padding=0)
+        apply_view_range(self)
 
     def set_title_once(self, title: str) -> None:
         """Set the title unless it is already shown (a title change re-lays out the plot)."""

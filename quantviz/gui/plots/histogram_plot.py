@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from quantviz.gui.colors import FLOAT_COLOR
+from quantviz.gui.plots import apply_view_range, fix_left_axis
 
 if TYPE_CHECKING:
     from quantviz.analysis.results import TensorAnalysis
@@ -98,6 +99,7 @@ class HistogramPlot(pg.PlotWidget):
         plot = self.getPlotItem()
         plot.setLogMode(x=False, y=True)
         plot.setLabel("left", QCoreApplication.translate("HistogramPlot", "count"))
+        fix_left_axis(plot)
         plot.setLabel("bottom", QCoreApplication.translate("HistogramPlot", "value"))
         plot.setMenuEnabled(False)
         self.legend = plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
@@ -142,6 +144,7 @@ class HistogramPlot(pg.PlotWidget):
             shown.append((overlay.curve, spec.label))
         self._set_legend(shown)
         self._set_ranges(edges, counts)
+        apply_view_range(self.getPlotItem())
 
     def set_extra(self, index: int, label: str, result: Any | None) -> None:
         """Draw ``result`` (histogram, grid, clip_range) in overlay ``index``, or hide it."""

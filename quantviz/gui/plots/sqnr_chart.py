@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from quantviz.gui.colors import AMBER, GOOD_FROM_DB, GREEN, POOR_BELOW_DB, RED
+from quantviz.gui.plots import apply_view_range, fix_left_axis
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SqnrChart(pg.PlotWidget):
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.setLabel("left", QCoreApplication.translate("SqnrChart", "SQNR (dB)"))
+        fix_left_axis(plot)
         plot.setLabel("bottom", QCoreApplication.translate("SqnrChart", "layer index"))
         self.legend = plot.addLegend(offset=(8, 4), labelTextSize="8pt")
         self.legend.setColumnCount(4)
@@ -101,6 +103,7 @@ class SqnrChart(pg.PlotWidget):
             plot.setYRange(min(0.0, min(finite_values) - 3), max(finite_values) + 12, padding=0)
         if self.names:
             plot.setXRange(-1, len(self.names), padding=0)
+        apply_view_range(plot)
 
     def _clicked(
         self, scatter: pg.ScatterPlotItem, points: Sequence[object], *args: object

@@ -10,6 +10,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from quantviz.gui.colors import FP8_COLOR, INT8_COLOR
+from quantviz.gui.plots import apply_view_range, fix_left_axis
 
 # Metrics drawn on the second plot, in order of preference, when a run reports them.
 LOSS_KEYS = ("loss", "train_loss")
@@ -40,9 +41,11 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         self.loss_plot = self.addPlot(row=0, col=0)
         self.loss_plot.setLabel("left", QCoreApplication.translate("TrainingCurves", "loss"))
         self.loss_plot.showGrid(x=True, y=True, alpha=0.15)
+        fix_left_axis(self.loss_plot)
         self.metric_plot = self.addPlot(row=1, col=0)
         self.metric_plot.setLabel("bottom", QCoreApplication.translate("TrainingCurves", "step"))
         self.metric_plot.showGrid(x=True, y=True, alpha=0.15)
+        fix_left_axis(self.metric_plot)
         self.metric_plot.setXLink(self.loss_plot)
         self.metric_legend = self.metric_plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(FP8_COLOR, width=1.5))
@@ -93,3 +96,5 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
                 self.metric_curves[key] = curve
             finite = np.isfinite(y)
             curve.setData(x[finite], y[finite])
+        apply_view_range(self.loss_plot)
+        apply_view_range(self.metric_plot)

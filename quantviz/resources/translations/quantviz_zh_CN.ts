@@ -165,22 +165,22 @@
 <context>
     <name>ChannelAbsmaxPlot</name>
     <message>
-        <location filename="../../gui/plots/channel_plot.py" line="30"/>
+        <location filename="../../gui/plots/channel_plot.py" line="31"/>
         <source>max |x|</source>
         <translation>最大 |x|</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/channel_plot.py" line="31"/>
+        <location filename="../../gui/plots/channel_plot.py" line="33"/>
         <source>input channel</source>
         <translation>输入通道</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/channel_plot.py" line="75"/>
+        <location filename="../../gui/plots/channel_plot.py" line="77"/>
         <source>outlier threshold %1</source>
         <translation>离群阈值 %1</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/channel_plot.py" line="88"/>
+        <location filename="../../gui/plots/channel_plot.py" line="91"/>
         <source>channel %1: %2</source>
         <translation>通道 %1：%2</translation>
     </message>
@@ -201,7 +201,7 @@
 <context>
     <name>ErrorHeatmapsView</name>
     <message>
-        <location filename="../../gui/plots/error_heatmaps_view.py" line="75"/>
+        <location filename="../../gui/plots/error_heatmaps_view.py" line="85"/>
         <source>FP8 − INT8 error</source>
         <translation>FP8 − INT8 误差</translation>
     </message>
@@ -352,22 +352,22 @@
 <context>
     <name>HeatmapPlot</name>
     <message>
-        <location filename="../../gui/plots/heatmap_plot.py" line="14"/>
+        <location filename="../../gui/plots/heatmap_plot.py" line="16"/>
         <source>output channel</source>
         <translation>输出通道</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/heatmap_plot.py" line="15"/>
+        <location filename="../../gui/plots/heatmap_plot.py" line="17"/>
         <source>input channel</source>
         <translation>输入通道</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/heatmap_plot.py" line="16"/>
+        <location filename="../../gui/plots/heatmap_plot.py" line="18"/>
         <source>token</source>
         <translation>token</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/heatmap_plot.py" line="17"/>
+        <location filename="../../gui/plots/heatmap_plot.py" line="19"/>
         <source>channel</source>
         <translation>通道</translation>
     </message>
@@ -375,17 +375,17 @@
 <context>
     <name>HistogramPlot</name>
     <message>
-        <location filename="../../gui/plots/histogram_plot.py" line="100"/>
+        <location filename="../../gui/plots/histogram_plot.py" line="101"/>
         <source>count</source>
         <translation>计数</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/histogram_plot.py" line="101"/>
+        <location filename="../../gui/plots/histogram_plot.py" line="103"/>
         <source>value</source>
         <translation>数值</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/histogram_plot.py" line="135"/>
+        <location filename="../../gui/plots/histogram_plot.py" line="137"/>
         <source>float</source>
         <translation>浮点</translation>
     </message>
@@ -393,182 +393,184 @@
 <context>
     <name>LayerDetailPanel</name>
     <message>
-        <location filename="../../gui/layer_detail.py" line="53"/>
+        <location filename="../../gui/layer_detail.py" line="55"/>
         <source>tensor</source>
         <translation>张量</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="54"/>
+        <location filename="../../gui/layer_detail.py" line="56"/>
         <source>format</source>
         <translation>格式</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="55"/>
+        <location filename="../../gui/layer_detail.py" line="57"/>
         <source>SQNR dB</source>
         <translation>SQNR dB</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="56"/>
+        <location filename="../../gui/layer_detail.py" line="58"/>
         <source>MSE</source>
         <translation>MSE</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="57"/>
+        <location filename="../../gui/layer_detail.py" line="59"/>
         <source>cosine</source>
         <translation>余弦</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="58"/>
+        <location filename="../../gui/layer_detail.py" line="60"/>
         <source>max |err|</source>
         <translation>最大 |误差|</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="59"/>
+        <location filename="../../gui/layer_detail.py" line="61"/>
         <source>clipped</source>
         <translation>截断比例</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="60"/>
+        <location filename="../../gui/layer_detail.py" line="62"/>
         <source>underflow</source>
         <translation>下溢比例</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="61"/>
+        <location filename="../../gui/layer_detail.py" line="63"/>
         <source>scale</source>
         <translation>缩放因子</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="46"/>
-        <location filename="../../gui/layer_detail.py" line="101"/>
+        <location filename="../../gui/layer_detail.py" line="48"/>
+        <location filename="../../gui/layer_detail.py" line="110"/>
         <source>FP8 E4M3</source>
         <translation>FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="105"/>
+        <location filename="../../gui/layer_detail.py" line="114"/>
         <source>INT8/ch (clip range)</source>
         <translation>INT8/ch（截断范围）</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="106"/>
-        <location filename="../../gui/layer_detail.py" line="114"/>
+        <location filename="../../gui/layer_detail.py" line="115"/>
+        <location filename="../../gui/layer_detail.py" line="123"/>
         <source>trained</source>
         <translation>训练后</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="48"/>
-        <location filename="../../gui/layer_detail.py" line="113"/>
+        <location filename="../../gui/layer_detail.py" line="50"/>
+        <location filename="../../gui/layer_detail.py" line="122"/>
         <source>INT8</source>
         <translation>INT8</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="47"/>
+        <location filename="../../gui/layer_detail.py" line="49"/>
         <source>FP8 E5M2</source>
         <translation>FP8 E5M2</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="49"/>
+        <location filename="../../gui/layer_detail.py" line="51"/>
         <source>INT8/ch</source>
         <translation>INT8/ch</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="50"/>
+        <location filename="../../gui/layer_detail.py" line="52"/>
         <source>UINT8 asym</source>
         <translation>UINT8 非对称</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="124"/>
+        <location filename="../../gui/layer_detail.py" line="133"/>
         <source>&amp;Distributions</source>
         <translation>分布(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="139"/>
+        <location filename="../../gui/layer_detail.py" line="148"/>
         <source>&amp;Heatmaps</source>
         <translation>热力图(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="156"/>
+        <location filename="../../gui/layer_detail.py" line="165"/>
         <source>&amp;Numbers</source>
         <translation>数值(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="189"/>
-        <location filename="../../gui/layer_detail.py" line="260"/>
+        <location filename="../../gui/layer_detail.py" line="213"/>
+        <location filename="../../gui/layer_detail.py" line="301"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="190"/>
+        <location filename="../../gui/layer_detail.py" line="221"/>
         <source>input activation</source>
         <translation>输入激活</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="193"/>
+        <location filename="../../gui/layer_detail.py" line="225"/>
         <source>input channel max |x|</source>
         <translation>输入通道最大 |x|</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="203"/>
+        <location filename="../../gui/layer_detail.py" line="240"/>
         <source>No layer selected</source>
         <translation>未选择层</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="210"/>
+        <location filename="../../gui/layer_detail.py" line="247"/>
         <source>%1, %2, %3 parameters</source>
         <translation>%1，%2，%3 个参数</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="216"/>
+        <location filename="../../gui/layer_detail.py" line="253"/>
         <source>Recommendation: %1</source>
         <translation>推荐：%1</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="219"/>
+        <location filename="../../gui/layer_detail.py" line="256"/>
         <source>Sensitivity (%1): weights %2, inputs %3, both %4</source>
         <translation>敏感度（%1）：权重 %2，输入 %3，两者 %4</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="229"/>
+        <location filename="../../gui/layer_detail.py" line="266"/>
         <source>Not analysed yet.</source>
         <translation>尚未分析。</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="234"/>
-        <location filename="../../gui/layer_detail.py" line="235"/>
+        <location filename="../../gui/layer_detail.py" line="215"/>
+        <location filename="../../gui/layer_detail.py" line="223"/>
+        <location filename="../../gui/layer_detail.py" line="271"/>
+        <location filename="../../gui/layer_detail.py" line="272"/>
         <source>trained scale</source>
         <translation>训练后的缩放因子</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="242"/>
+        <location filename="../../gui/layer_detail.py" line="283"/>
         <source>Full-size error maps from the model&apos;s weight.</source>
         <translation>基于模型权重的全尺寸误差图。</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="248"/>
+        <location filename="../../gui/layer_detail.py" line="289"/>
         <source>Analysis maps; computing full-size maps…</source>
         <translation>分析结果中的误差图；正在计算全尺寸误差图…</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="253"/>
+        <location filename="../../gui/layer_detail.py" line="294"/>
         <source>FP8 E4M3 |W − Q(W)|</source>
         <translation>FP8 E4M3 |W − Q(W)|</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="253"/>
+        <location filename="../../gui/layer_detail.py" line="294"/>
         <source>INT8/ch |W − Q(W)|</source>
         <translation>INT8/ch |W − Q(W)|</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="261"/>
+        <location filename="../../gui/layer_detail.py" line="302"/>
         <source>input</source>
         <translation>输入</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="299"/>
+        <location filename="../../gui/layer_detail.py" line="340"/>
         <source>Input: kurtosis %1, channel max/median %2×, %3 values ≥ %4, top channels %5</source>
         <translation>输入：峰度 %1，通道最大值/中位数 %2×，%3 个值 ≥ %4，幅值最大的通道 %5</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_detail.py" line="315"/>
+        <location filename="../../gui/layer_detail.py" line="356"/>
         <source>Top tokens: %1</source>
         <translation>幅值最大的 token：%1</translation>
     </message>
@@ -721,7 +723,7 @@
         <translation>INT8</translation>
     </message>
     <message>
-        <location filename="../../gui/layer_table.py" line="307"/>
+        <location filename="../../gui/layer_table.py" line="328"/>
         <source>%1: weights %2, inputs %3, both %4</source>
         <translation>%1：权重 %2，输入 %3，两者 %4</translation>
     </message>
@@ -785,77 +787,77 @@
         <translation>无模型</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="286"/>
+        <location filename="../../gui/main_window.py" line="290"/>
         <source>Cancelling “%1”…</source>
         <translation>正在取消“%1”…</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="305"/>
+        <location filename="../../gui/main_window.py" line="309"/>
         <source>Restore the last session?</source>
         <translation>恢复上次的会话？</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="308"/>
+        <location filename="../../gui/main_window.py" line="312"/>
         <source>quantviz did not exit cleanly last time. Restore the session autosaved in %1?</source>
         <translation>quantviz 上次未正常退出。是否恢复自动保存在 %1 中的会话？</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="377"/>
+        <location filename="../../gui/main_window.py" line="381"/>
         <source>Nothing to save: open a model first.</source>
         <translation>没有可保存的内容：请先打开一个模型。</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="386"/>
+        <location filename="../../gui/main_window.py" line="390"/>
         <source>Session saved to %1</source>
         <translation>会话已保存到 %1</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="393"/>
+        <location filename="../../gui/main_window.py" line="397"/>
         <source>Save session</source>
         <translation>保存会话</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="395"/>
+        <location filename="../../gui/main_window.py" line="399"/>
         <source>quantviz sessions (*%1)</source>
         <translation>quantviz 会话 (*%1)</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="412"/>
+        <location filename="../../gui/main_window.py" line="416"/>
         <source>Open session</source>
         <translation>打开会话</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="415"/>
+        <location filename="../../gui/main_window.py" line="419"/>
         <source>The session file %1 names no model, so it cannot be opened.</source>
         <translation>会话文件 %1 未指定模型，无法打开。</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="435"/>
+        <location filename="../../gui/main_window.py" line="439"/>
         <source>Open plan</source>
         <translation>打开方案</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="438"/>
+        <location filename="../../gui/main_window.py" line="442"/>
         <source>Open a model before its plan.</source>
         <translation>请先打开模型，再打开它的方案。</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="443"/>
+        <location filename="../../gui/main_window.py" line="447"/>
         <source>The plan names parts this model lacks: %1</source>
         <translation>方案中包含此模型没有的部分：%1</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="447"/>
+        <location filename="../../gui/main_window.py" line="451"/>
         <source>Open plan %1</source>
         <translation>打开方案 %1</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="458"/>
+        <location filename="../../gui/main_window.py" line="462"/>
         <source>Plan saved to %1</source>
         <translation>方案已保存到 %1</translation>
     </message>
     <message>
-        <location filename="../../gui/main_window.py" line="506"/>
+        <location filename="../../gui/main_window.py" line="510"/>
         <source>Stopping the running jobs…</source>
         <translation>正在停止运行中的任务…</translation>
     </message>
@@ -863,104 +865,104 @@
 <context>
     <name>ModelOverview</name>
     <message>
-        <location filename="../../gui/model_overview.py" line="26"/>
-        <location filename="../../gui/model_overview.py" line="109"/>
+        <location filename="../../gui/model_overview.py" line="23"/>
+        <location filename="../../gui/model_overview.py" line="112"/>
         <source>W FP8 E4M3</source>
         <translation>W FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="27"/>
+        <location filename="../../gui/model_overview.py" line="24"/>
         <source>W FP8 E5M2</source>
         <translation>W FP8 E5M2</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="28"/>
+        <location filename="../../gui/model_overview.py" line="25"/>
         <source>W INT8</source>
         <translation>W INT8</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="29"/>
-        <location filename="../../gui/model_overview.py" line="112"/>
+        <location filename="../../gui/model_overview.py" line="26"/>
+        <location filename="../../gui/model_overview.py" line="115"/>
         <source>W INT8/ch</source>
         <translation>W INT8/ch</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="30"/>
-        <location filename="../../gui/model_overview.py" line="117"/>
+        <location filename="../../gui/model_overview.py" line="27"/>
+        <location filename="../../gui/model_overview.py" line="120"/>
         <source>A FP8 E4M3</source>
         <translation>A FP8 E4M3</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="31"/>
-        <location filename="../../gui/model_overview.py" line="124"/>
+        <location filename="../../gui/model_overview.py" line="28"/>
+        <location filename="../../gui/model_overview.py" line="127"/>
         <source>A INT8</source>
         <translation>A INT8</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="69"/>
-        <location filename="../../gui/model_overview.py" line="141"/>
+        <location filename="../../gui/model_overview.py" line="66"/>
+        <location filename="../../gui/model_overview.py" line="151"/>
         <source>Run the automatic plan to see the frontier.</source>
         <translation>运行自动方案后可查看前沿。</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="71"/>
+        <location filename="../../gui/model_overview.py" line="68"/>
         <source>Run automatic plan</source>
         <translation>运行自动方案</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="82"/>
+        <location filename="../../gui/model_overview.py" line="79"/>
         <source>SQNR per layer</source>
         <translation>各层 SQNR</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="83"/>
+        <location filename="../../gui/model_overview.py" line="80"/>
         <source>Layer × metric</source>
         <translation>层 × 指标</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="84"/>
+        <location filename="../../gui/model_overview.py" line="81"/>
         <source>Accuracy vs size</source>
         <translation>精度与大小</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="153"/>
+        <location filename="../../gui/model_overview.py" line="163"/>
         <source>%1
 %2 % of layers 8-bit, loss %3, %4 MB</source>
         <translation>%1
 %2 % 的层为 8 位，损失 %3，%4 MB</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="166"/>
+        <location filename="../../gui/model_overview.py" line="176"/>
         <source>float32 model</source>
         <translation>float32 模型</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="169"/>
+        <location filename="../../gui/model_overview.py" line="179"/>
         <source>loss (1 − cosine)</source>
         <translation>损失（1 − 余弦）</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="169"/>
+        <location filename="../../gui/model_overview.py" line="179"/>
         <source>KL (nats)</source>
         <translation>KL（nats）</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="170"/>
+        <location filename="../../gui/model_overview.py" line="180"/>
         <source>size (MB)</source>
         <translation>大小（MB）</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="172"/>
+        <location filename="../../gui/model_overview.py" line="182"/>
         <source>meets the target</source>
         <translation>达到目标</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="172"/>
+        <location filename="../../gui/model_overview.py" line="182"/>
         <source>misses the target</source>
         <translation>未达到目标</translation>
     </message>
     <message>
-        <location filename="../../gui/model_overview.py" line="175"/>
+        <location filename="../../gui/model_overview.py" line="185"/>
         <source>%1 plans evaluated; the ringed plan is applied (%2). Click a point to apply it.</source>
         <translation>已评估 %1 个方案；圈出的方案已应用（%2）。点击某个点即可应用对应方案。</translation>
     </message>
@@ -1186,29 +1188,29 @@
 <context>
     <name>Project</name>
     <message>
-        <location filename="../../gui/project.py" line="173"/>
+        <location filename="../../gui/project.py" line="177"/>
         <source>weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../gui/project.py" line="173"/>
+        <location filename="../../gui/project.py" line="177"/>
         <source>inputs</source>
         <translation>输入</translation>
     </message>
     <message>
-        <location filename="../../gui/project.py" line="175"/>
+        <location filename="../../gui/project.py" line="179"/>
         <source>Set %1 of %2 to %3</source>
         <translation>将 %2 的%1设为 %3</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../gui/project.py" line="178"/>
+        <location filename="../../gui/project.py" line="182"/>
         <source>Set %1 of %n layers to %2</source>
         <translation>
             <numerusform>将 %n 个层的%1设为 %2</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../gui/project.py" line="204"/>
+        <location filename="../../gui/project.py" line="208"/>
         <source>Apply rule %1</source>
         <translation>应用规则 %1</translation>
     </message>
@@ -1221,193 +1223,193 @@
 <context>
     <name>QATDialog</name>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="45"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="48"/>
         <source>auto (KL or cosine by task)</source>
         <translation>自动（按任务选用 KL 或余弦）</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="46"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="49"/>
         <source>KL of the logits</source>
         <translation>logits 的 KL</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="47"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="50"/>
         <source>cosine of the hidden states</source>
         <translation>隐藏状态的余弦</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="48"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="51"/>
         <source>none (next-token cross-entropy)</source>
         <translation>无（下一 token 交叉熵）</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="68"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="71"/>
         <source>Quantization-aware training</source>
         <translation>量化感知训练</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="81"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="84"/>
         <source>only at start and end</source>
         <translation>仅在开始和结束时</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="84"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="87"/>
         <source>Learn the &amp;scales (LSQ)</source>
         <translation>学习缩放因子（LSQ）(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="92"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="95"/>
         <source>optional: folder for the fine-tuned model</source>
         <translation>可选：保存微调后模型的文件夹</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="93"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="96"/>
         <source>&amp;Browse…</source>
         <translation>浏览(&amp;B)…</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="99"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="102"/>
         <source>S&amp;teps:</source>
         <translation>步数(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="100"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="103"/>
         <source>&amp;Learning rate:</source>
         <translation>学习率(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="101"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="104"/>
         <source>Scale learning rate (relative):</source>
         <translation>缩放因子学习率（相对值）：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="102"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="105"/>
         <source>Batch si&amp;ze:</source>
         <translation>批大小(&amp;Z)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="103"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="106"/>
         <source>Se&amp;quence length:</source>
         <translation>序列长度(&amp;Q)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="104"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="107"/>
         <source>&amp;Distillation:</source>
         <translation>蒸馏(&amp;D)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="105"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="108"/>
         <source>E&amp;valuate every:</source>
         <translation>评估间隔步数(&amp;V)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="106"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="109"/>
         <source>Evaluation sa&amp;mples:</source>
         <translation>评估样本数(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="107"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="110"/>
         <source>Calibration samp&amp;les:</source>
         <translation>校准样本数(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="109"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="112"/>
         <source>&amp;Output folder:</source>
         <translation>输出文件夹(&amp;O)：</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="113"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="116"/>
         <source>&amp;Start</source>
         <translation>开始(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="115"/>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="248"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="118"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="251"/>
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="118"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="121"/>
         <source>&amp;Cancel run</source>
         <translation>取消运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="120"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="123"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="143"/>
         <source>layer</source>
         <translation>层</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="143"/>
         <source>W SQNR before</source>
         <translation>训练前 W SQNR</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="143"/>
         <source>after</source>
         <translation>训练后</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="140"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="143"/>
         <source>change</source>
         <translation>变化</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="185"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="188"/>
         <source>Output folder</source>
         <translation>输出文件夹</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="226"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="229"/>
         <source>Could not start: another job is running.</source>
         <translation>无法开始：另一个任务正在运行。</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="230"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="233"/>
         <source>Preparing: applying the plan and measuring the start…</source>
         <translation>准备中：正在应用方案并测量初始指标…</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="244"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="247"/>
         <source>&amp;Resume</source>
         <translation>继续(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="245"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="248"/>
         <source>Pausing before the next step…</source>
         <translation>将在下一步之前暂停…</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="253"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="256"/>
         <source>Stopping at the next step…</source>
         <translation>将在下一步停止…</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="265"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="268"/>
         <source>Paused after step %1</source>
         <translation>已在第 %1 步后暂停</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="279"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="282"/>
         <source>Step %1 of %2, %3</source>
         <translation>第 %1/%2 步，%3</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="282"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="285"/>
         <source>, about %1 s left</source>
         <translation>，约剩 %1 s</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="302"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="350"/>
         <source>%1: float %2, before QAT %3, after %4 (%5 steps, %6 s)</source>
         <translation>%1：浮点 %2，QAT 前 %3，QAT 后 %4（%5 步，%6 s）</translation>
     </message>
     <message>
-        <location filename="../../gui/dialogs/qat_dialog.py" line="313"/>
+        <location filename="../../gui/dialogs/qat_dialog.py" line="361"/>
         <source>(stopped early)</source>
         <translation>（提前停止）</translation>
     </message>
@@ -1475,12 +1477,12 @@
 <context>
     <name>SqnrChart</name>
     <message>
-        <location filename="../../gui/plots/sqnr_chart.py" line="42"/>
+        <location filename="../../gui/plots/sqnr_chart.py" line="43"/>
         <source>SQNR (dB)</source>
         <translation>SQNR（dB）</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/sqnr_chart.py" line="43"/>
+        <location filename="../../gui/plots/sqnr_chart.py" line="45"/>
         <source>layer index</source>
         <translation>层序号</translation>
     </message>
@@ -1488,77 +1490,77 @@
 <context>
     <name>SummaryPanel</name>
     <message>
-        <location filename="../../gui/summary_panel.py" line="64"/>
+        <location filename="../../gui/summary_panel.py" line="65"/>
         <source>&amp;Evaluate plan</source>
         <translation>评估方案(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="70"/>
+        <location filename="../../gui/summary_panel.py" line="71"/>
         <source>format</source>
         <translation>格式</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="70"/>
+        <location filename="../../gui/summary_panel.py" line="71"/>
         <source>weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="70"/>
+        <location filename="../../gui/summary_panel.py" line="71"/>
         <source>inputs</source>
         <translation>输入</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="78"/>
+        <location filename="../../gui/summary_panel.py" line="79"/>
         <source>Size:</source>
         <translation>大小：</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="79"/>
+        <location filename="../../gui/summary_panel.py" line="80"/>
         <source>Estimated cost:</source>
         <translation>估计代价：</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="80"/>
+        <location filename="../../gui/summary_panel.py" line="81"/>
         <source>Evaluation:</source>
         <translation>评估：</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="121"/>
+        <location filename="../../gui/summary_panel.py" line="122"/>
         <source>%1 (float32 %2, %3 %)</source>
         <translation>%1（float32 为 %2，占 %3 %）</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="149"/>
+        <location filename="../../gui/summary_panel.py" line="155"/>
         <source>needs the sensitivity analysis</source>
         <translation>需要敏感度分析</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="154"/>
+        <location filename="../../gui/summary_panel.py" line="159"/>
         <source>%1 (%2, sum over the quantized layers of their own cost)</source>
         <translation>%1（%2，各量化层单独代价之和）</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="182"/>
+        <location filename="../../gui/summary_panel.py" line="168"/>
         <source>not run (press Evaluate)</source>
         <translation>未运行（请点击“评估方案”）</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="186"/>
+        <location filename="../../gui/summary_panel.py" line="172"/>
         <source>(for an earlier plan)</source>
         <translation>（针对之前的方案）</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="193"/>
+        <location filename="../../gui/summary_panel.py" line="179"/>
         <source>perplexity %1 → %2 (%3 %), KL %4 nats</source>
         <translation>困惑度 %1 → %2（%3 %），KL %4 nats</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="201"/>
+        <location filename="../../gui/summary_panel.py" line="187"/>
         <source>embedding cosine vs float: mean %1, min %2 (loss %3)</source>
         <translation>与浮点模型的嵌入余弦：平均 %1，最小 %2（损失 %3）</translation>
     </message>
     <message>
-        <location filename="../../gui/summary_panel.py" line="206"/>
+        <location filename="../../gui/summary_panel.py" line="192"/>
         <source>(the quantized model produced NaN)</source>
         <translation>（量化模型输出了 NaN）</translation>
     </message>
@@ -1566,23 +1568,23 @@
 <context>
     <name>TrainingCurves</name>
     <message>
-        <location filename="../../gui/plots/training_curves.py" line="18"/>
-        <location filename="../../gui/plots/training_curves.py" line="41"/>
+        <location filename="../../gui/plots/training_curves.py" line="19"/>
+        <location filename="../../gui/plots/training_curves.py" line="42"/>
         <source>loss</source>
         <translation>损失</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/training_curves.py" line="19"/>
+        <location filename="../../gui/plots/training_curves.py" line="20"/>
         <source>perplexity</source>
         <translation>困惑度</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/training_curves.py" line="20"/>
+        <location filename="../../gui/plots/training_curves.py" line="21"/>
         <source>mean cosine</source>
         <translation>平均余弦</translation>
     </message>
     <message>
-        <location filename="../../gui/plots/training_curves.py" line="44"/>
+        <location filename="../../gui/plots/training_curves.py" line="46"/>
         <source>step</source>
         <translation>步</translation>
     </message>
@@ -1590,294 +1592,299 @@
 <context>
     <name>WindowActions</name>
     <message>
-        <location filename="../../gui/window_actions.py" line="73"/>
+        <location filename="../../gui/window_actions.py" line="74"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="75"/>
+        <location filename="../../gui/window_actions.py" line="76"/>
         <source>&amp;Open model…</source>
         <translation>打开模型(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="80"/>
+        <location filename="../../gui/window_actions.py" line="81"/>
         <source>Open a model folder, .gguf file, hub id or sample</source>
         <translation>打开模型文件夹、.gguf 文件、Hub ID 或示例</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="83"/>
+        <location filename="../../gui/window_actions.py" line="84"/>
         <source>Open &amp;sample</source>
         <translation>打开示例(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="89"/>
+        <location filename="../../gui/window_actions.py" line="90"/>
         <source>&amp;Recent models</source>
         <translation>最近使用的模型(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="93"/>
+        <location filename="../../gui/window_actions.py" line="94"/>
         <source>Open &amp;session…</source>
         <translation>打开会话(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="100"/>
+        <location filename="../../gui/window_actions.py" line="101"/>
         <source>&amp;Save session</source>
         <translation>保存会话(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="106"/>
+        <location filename="../../gui/window_actions.py" line="107"/>
         <source>Save session &amp;as…</source>
         <translation>会话另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="111"/>
+        <location filename="../../gui/window_actions.py" line="112"/>
         <source>Open &amp;plan…</source>
         <translation>打开方案(&amp;P)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="112"/>
+        <location filename="../../gui/window_actions.py" line="113"/>
         <source>Save plan as…</source>
         <translation>方案另存为…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="116"/>
+        <location filename="../../gui/window_actions.py" line="117"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="135"/>
+        <location filename="../../gui/window_actions.py" line="136"/>
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="137"/>
+        <location filename="../../gui/window_actions.py" line="138"/>
         <source>&amp;Undo</source>
         <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="140"/>
+        <location filename="../../gui/window_actions.py" line="141"/>
         <source>&amp;Redo</source>
         <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="150"/>
+        <location filename="../../gui/window_actions.py" line="151"/>
         <source>&amp;Filter layers</source>
         <translation>筛选层(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="153"/>
+        <location filename="../../gui/window_actions.py" line="154"/>
         <source>Select &amp;all layers</source>
         <translation>选择所有层(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="192"/>
+        <location filename="../../gui/window_actions.py" line="193"/>
         <source>&amp;Plan</source>
         <translation>方案(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="194"/>
+        <location filename="../../gui/window_actions.py" line="195"/>
         <source>&amp;Weights of selection</source>
         <translation>所选层的权重(&amp;W)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="197"/>
+        <location filename="../../gui/window_actions.py" line="198"/>
         <source>&amp;Inputs of selection</source>
         <translation>所选层的输入(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="203"/>
+        <location filename="../../gui/window_actions.py" line="204"/>
         <source>Apply &amp;rule by pattern…</source>
         <translation>按模式应用规则(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="209"/>
+        <location filename="../../gui/window_actions.py" line="210"/>
         <source>Apply re&amp;commendations</source>
         <translation>应用推荐(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="213"/>
+        <location filename="../../gui/window_actions.py" line="214"/>
         <source>Give every layer the analysis&apos; recommended format</source>
         <translation>为每一层设置分析推荐的格式</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="216"/>
+        <location filename="../../gui/window_actions.py" line="217"/>
         <source>Apply recommendations to selection</source>
         <translation>对所选层应用推荐</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="220"/>
+        <location filename="../../gui/window_actions.py" line="221"/>
         <source>&amp;Automatic plan…</source>
         <translation>自动方案(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="225"/>
+        <location filename="../../gui/window_actions.py" line="226"/>
         <source>Search mixed-precision plans for the best accuracy at each size</source>
         <translation>搜索混合精度方案，找出每种大小下精度最高的方案</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="227"/>
-        <location filename="../../gui/window_actions.py" line="262"/>
+        <location filename="../../gui/window_actions.py" line="228"/>
+        <location filename="../../gui/window_actions.py" line="268"/>
         <source>Reset plan to float</source>
         <translation>将方案重置为浮点</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="229"/>
+        <location filename="../../gui/window_actions.py" line="230"/>
         <source>&amp;Evaluate plan</source>
         <translation>评估方案(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="234"/>
+        <location filename="../../gui/window_actions.py" line="235"/>
         <source>Compare the plan with the float model on held-out text</source>
         <translation>在留出文本上比较方案与浮点模型</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="251"/>
+        <location filename="../../gui/window_actions.py" line="252"/>
+        <source>Apply recommendations</source>
+        <translation>应用推荐</translation>
+    </message>
+    <message>
+        <location filename="../../gui/window_actions.py" line="257"/>
         <source>No change: run the analysis first, or the plan already follows the recommendations.</source>
         <translation>没有变化：请先运行分析，或者方案已符合推荐。</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="266"/>
+        <location filename="../../gui/window_actions.py" line="272"/>
         <source>&amp;Analysis</source>
         <translation>分析(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="268"/>
+        <location filename="../../gui/window_actions.py" line="274"/>
         <source>Calibration &amp;settings…</source>
         <translation>校准设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="274"/>
+        <location filename="../../gui/window_actions.py" line="280"/>
         <source>&amp;Run analysis again</source>
         <translation>重新运行分析(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="279"/>
+        <location filename="../../gui/window_actions.py" line="285"/>
         <source>&amp;Cancel job</source>
         <translation>取消任务(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="284"/>
+        <location filename="../../gui/window_actions.py" line="290"/>
         <source>&amp;Tools</source>
         <translation>工具(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="286"/>
+        <location filename="../../gui/window_actions.py" line="292"/>
         <source>&amp;Quantization-aware training…</source>
         <translation>量化感知训练(&amp;Q)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="293"/>
+        <location filename="../../gui/window_actions.py" line="299"/>
         <source>E&amp;xport to ONNX…</source>
         <translation>导出为 ONNX(&amp;X)…</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="304"/>
+        <location filename="../../gui/window_actions.py" line="310"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="309"/>
+        <location filename="../../gui/window_actions.py" line="315"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="310"/>
+        <location filename="../../gui/window_actions.py" line="316"/>
         <source>&amp;Keyboard shortcuts</source>
         <translation>键盘快捷键(&amp;K)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="311"/>
+        <location filename="../../gui/window_actions.py" line="317"/>
         <source>&amp;About quantviz</source>
         <translation>关于 quantviz(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="314"/>
+        <location filename="../../gui/window_actions.py" line="320"/>
         <source>Main</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="362"/>
+        <location filename="../../gui/window_actions.py" line="368"/>
         <source>Open session</source>
         <translation>打开会话</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="362"/>
+        <location filename="../../gui/window_actions.py" line="368"/>
         <source>quantviz sessions (*.qvsession)</source>
         <translation>quantviz 会话 (*.qvsession)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="369"/>
+        <location filename="../../gui/window_actions.py" line="375"/>
         <source>Open plan</source>
         <translation>打开方案</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="369"/>
-        <location filename="../../gui/window_actions.py" line="376"/>
+        <location filename="../../gui/window_actions.py" line="375"/>
+        <location filename="../../gui/window_actions.py" line="382"/>
         <source>Plans (*.json)</source>
         <translation>方案 (*.json)</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="376"/>
+        <location filename="../../gui/window_actions.py" line="382"/>
         <source>Save plan</source>
         <translation>保存方案</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="406"/>
+        <location filename="../../gui/window_actions.py" line="412"/>
         <source>Automatic plan</source>
         <translation>自动方案</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="418"/>
+        <location filename="../../gui/window_actions.py" line="424"/>
         <source>QAT</source>
         <translation>QAT</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="431"/>
+        <location filename="../../gui/window_actions.py" line="437"/>
         <source>ONNX export</source>
         <translation>ONNX 导出</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="445"/>
+        <location filename="../../gui/window_actions.py" line="451"/>
         <source>Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+0: weights of the selected layers to FP8 E4M3 / INT8 per channel / FP8 E5M2 / float</source>
         <translation>Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+0：将所选层的权重设为 FP8 E4M3 / INT8 逐通道 / FP8 E5M2 / 浮点</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="448"/>
+        <location filename="../../gui/window_actions.py" line="454"/>
         <source>Ctrl+Shift+1 / 2 / 3 / 0: inputs of the selected layers likewise</source>
         <translation>Ctrl+Shift+1 / 2 / 3 / 0：同样设置所选层的输入</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="449"/>
+        <location filename="../../gui/window_actions.py" line="455"/>
         <source>Click or F2 on a precision cell: choose its format</source>
         <translation>单击精度单元格或在其上按 F2：选择格式</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="450"/>
+        <location filename="../../gui/window_actions.py" line="456"/>
         <source>Ctrl+R: rule by name pattern; Ctrl+Shift+R: apply recommendations</source>
         <translation>Ctrl+R：按名称模式设置规则；Ctrl+Shift+R：应用推荐</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="451"/>
+        <location filename="../../gui/window_actions.py" line="457"/>
         <source>F5: evaluate the plan; Esc: cancel the running job</source>
         <translation>F5：评估方案；Esc：取消正在运行的任务</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="452"/>
+        <location filename="../../gui/window_actions.py" line="458"/>
         <source>Ctrl+Z / Ctrl+Shift+Z: undo / redo; Ctrl+F: filter layers</source>
         <translation>Ctrl+Z / Ctrl+Shift+Z：撤销 / 重做；Ctrl+F：筛选层</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="456"/>
+        <location filename="../../gui/window_actions.py" line="462"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="468"/>
+        <location filename="../../gui/window_actions.py" line="474"/>
         <source>quantviz %1: see what FP8 and INT8 quantization does to each layer of a transformer.</source>
         <translation>quantviz %1：查看 FP8 和 INT8 量化对 Transformer 每一层的影响。</translation>
     </message>
     <message>
-        <location filename="../../gui/window_actions.py" line="472"/>
+        <location filename="../../gui/window_actions.py" line="478"/>
         <source>About quantviz</source>
         <translation>关于 quantviz</translation>
     </message>
