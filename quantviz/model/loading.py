@@ -837,9 +837,15 @@ def _dequantize_gguf(path: Path, cancel: CancelToken) -> tuple[nn.Module, Any]:
         model = transformers.AutoModelForCausalLM.from_pretrained(
             folder, gguf_file=name, dtype=torch.float32, local_files_only=True
         )
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, StrictDataclassError) as err:
+    except QuantvizError:
+        raise
+    except Exception as err:
+        # transformers parses the file's metadata into a config and tensor shapes; damaged
+        # metadata surfaces as almost any exception type (ZeroDivisionError for zero heads,
+        # IndexError, AssertionError), and all of them mean the same to the user.
         raise QuantvizError(
-            f"GGUF file {path} could not be loaded by transformers: {err}"
+            f"GGUF file {path} could not be loaded by transformers "
+            f"({type(err).__name__}: {err}); the file is damaged or not a supported model"
         ) from None
 
     # The de-quantized weights are plain float tensors. Without quantization_config the
