@@ -132,8 +132,8 @@ class TensorConfig:
         Symmetric INT8 inputs use the full range ``[-128, 127]`` with the same scale
         (absolute maximum / 127). The narrow range keeps weight codes off -128 so that
         x86 u8 x s8 multiply-add instructions cannot saturate, which does not concern
-        activations; and ONNX ``QuantizeLinear`` has no narrow range, so a full-range
-        input exports without an extra clamp node in front of it.
+        activations. ONNX ``QuantizeLinear`` has no narrow range, so a full-range input
+        exports without an extra clamp node in front of it.
         """
         return self._spec(-1, narrow_range=False)
 
