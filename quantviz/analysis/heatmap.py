@@ -88,6 +88,15 @@ def error_heatmap(
     """``|W - Q(W)|`` as output channels x input channels, pooled to ``max_size``."""
     error = (as_out_in(weight, out_axis).float() - as_out_in(quantized, out_axis).float()).abs()
     error = torch.nan_to_num(error, nan=0.0, posinf=0.0)
+    return error_heatmap_from_abs(error, max_size, pooling)
+
+
+def error_heatmap_from_abs(
+    error: torch.Tensor,
+    max_size: int = DEFAULT_HEATMAP_SIZE,
+    pooling: Literal["max", "mean"] = "max",
+) -> Heatmap:
+    """Heatmap of a finite ``|W - Q(W)|`` already shaped output channels x input channels."""
     pooled = pool_matrix(error, max_size, pooling)
     return Heatmap(
         values=_compact(pooled),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from quantviz.formats import FloatFormat
 from quantviz.quant.qparams import QParams, all_finite
 
 DEFAULT_BINS = 256
@@ -57,8 +59,12 @@ def histogram(x: torch.Tensor, limit: float, bins: int = DEFAULT_BINS) -> Histog
         0, bins - 1
     )
     counts = torch.bincount(index.to(torch.int32), minlength=bins)
-    edges = torch.linspace(-limit, limit, bins + 1)
-    return Histogram(_rounded(edges), counts.float().tolist())
+    return Histogram(histogram_edges(limit, bins), counts.float().tolist())
+
+
+def histogram_edges(limit: float, bins: int = DEFAULT_BINS) -> list[float]:
+    """Return the ``bins + 1`` edges of :func:`histogram` over ``[-limit, limit]``."""
+    return _rounded(torch.linspace(-limit, limit, bins + 1))
 
 
 def rebin(centers: torch.Tensor, weights: torch.Tensor, limit: float, bins: int) -> Histogram:
@@ -89,12 +95,18 @@ def grid_and_clip(qparams: QParams) -> tuple[list[float] | None, tuple[float, fl
     if scale.numel() != 1:
         return None, clip
     if spec.is_float:
-        grid = spec.format.grid() * scale.reshape(())
+        grid = _format_grid(spec.format) * scale.reshape(())
     else:
         grid = (torch.arange(spec.qmin, spec.qmax + 1).float() - zero_point) * scale
     if grid.numel() > MAX_GRID_POINTS:
         grid = grid[:: grid.numel() // MAX_GRID_POINTS + 1]
     return _rounded(grid), clip
+
+
+@functools.cache
+def _format_grid(fmt: FloatFormat) -> torch.Tensor:
+    """Return the format's grid, built once per format; callers must not modify it."""
+    return fmt.grid()
 
 
 def _rounded(values: torch.Tensor) -> list[float]:

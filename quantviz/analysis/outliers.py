@@ -66,17 +66,20 @@ class Moments:
     s3: float = 0.0
     s4: float = 0.0
 
-    def update(self, x: torch.Tensor, count: int | None = None) -> None:
+    def update(
+        self, x: torch.Tensor, count: int | None = None, *, squares: torch.Tensor | None = None
+    ) -> None:
         """Add the elements of ``x``; ``count`` overrides the element count when
-        ``x`` holds zeros in place of values to leave out."""
+        ``x`` holds zeros in place of values to leave out. ``squares`` is ``x * x`` when
+        the caller has it."""
         values = x.detach().reshape(-1).float()
-        squares = values * values
-        # Per-batch sums in float32 (BLAS dot products) and the running totals in
-        # float64: enough for kurtosis of activations, whose mean is small next to
-        # their spread.
+        squares = values * values if squares is None else squares.reshape(-1)
+        # Per-batch sums in float32 (a cascade sum and BLAS dot products) and the
+        # running totals in float64: enough for kurtosis of activations, whose mean is
+        # small next to their spread. A float64 sum would first copy the batch to float64.
         self.count += values.numel() if count is None else count
-        self.s1 += float(values.sum(dtype=torch.float64))
-        self.s2 += float(squares.sum(dtype=torch.float64))
+        self.s1 += float(values.sum())
+        self.s2 += float(torch.dot(values, values))
         self.s3 += float(torch.dot(squares, values))
         self.s4 += float(torch.dot(squares, squares))
 

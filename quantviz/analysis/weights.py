@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from quantviz.analysis.histograms import DEFAULT_BINS, grid_and_clip, histogram,
 from quantviz.analysis.metrics import ReferenceStats, compare
 from quantviz.analysis.outliers import tensor_outliers
 from quantviz.analysis.results import FormatResult, TensorAnalysis
+from quantviz.analysis.weight_batch import analyze_finite_weight, batchable
 from quantviz.progress import (
     NEVER_CANCELLED,
     CancelToken,
@@ -23,6 +25,7 @@ from quantviz.progress import (
 )
 from quantviz.quant.functional import clipped_mask, fake_quantize
 from quantviz.quant.qparams import qparams_from_range, tensor_range
+from quantviz.quant.scratch import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +44,60 @@ def analyze_weight(
     bins: int = DEFAULT_BINS,
     heatmap_size: int = BULK_HEATMAP_SIZE,
     heatmap_candidates: Iterable[str] = HEATMAP_CANDIDATES,
+    workspace: Workspace | None = None,
 ) -> TensorAnalysis:
     """Quantize one weight with each candidate (min-max scales) and measure the error.
 
     ``out_axis`` is the weight's output-channel axis, used for per-channel scales,
     channel outliers and the heatmap's rows. ``heatmap_size=0`` skips heatmaps.
+    A finite weight of two or more dimensions goes through
+    :func:`quantviz.analysis.weight_batch.analyze_finite_weight`, which stacks the
+    candidates it supports; other weights and candidates are quantized one at a time.
+    Pass one ``workspace`` for many weights to reuse its scratch buffers.
     """
     weight = weight.detach().float()
+    batched = []
+    if weight.dim() >= 2 and weight.numel() > 0:
+        batched = [c for c in candidates if batchable(c.spec(out_axis), out_axis, weight.dim())]
+    # A finite sum means finite elements; an overflowing sum takes the general path.
+    total = float(weight.reshape(-1).sum()) if batched else math.nan
+    if not math.isfinite(total):
+        return _analyze_one_by_one(
+            name, weight, out_axis, candidates, bins, heatmap_size, heatmap_candidates
+        )
+    analysis = analyze_finite_weight(
+        name,
+        weight,
+        out_axis,
+        batched,
+        bins=bins,
+        heatmap_size=heatmap_size,
+        heatmap_candidates=heatmap_candidates,
+        workspace=workspace or Workspace(),
+        total=total,
+    )
+    if len(batched) == len(candidates):
+        return analysis
+    # Quantize the remaining candidates one at a time and keep the candidates' order.
+    rest = [c for c in candidates if c not in batched]
+    others = _analyze_one_by_one(
+        name, weight, out_axis, rest, bins, heatmap_size, heatmap_candidates
+    )
+    results = {**analysis.results, **others.results}
+    analysis.results = {c.key: results[c.key] for c in candidates}
+    return analysis
+
+
+def _analyze_one_by_one(
+    name: str,
+    weight: torch.Tensor,
+    out_axis: int,
+    candidates: Sequence[Candidate],
+    bins: int,
+    heatmap_size: int,
+    heatmap_candidates: Iterable[str],
+) -> TensorAnalysis:
+    """Analyse any weight with any candidates, one fake-quantized copy at a time."""
     reference = ReferenceStats.of(weight)
     limit = symmetric_limit(weight)
     analysis = TensorAnalysis(
@@ -111,11 +161,12 @@ def analyze_weights(
     memory-mapped file keeps memory near the largest tensor.
     """
     results: dict[str, TensorAnalysis] = {}
+    workspace = Workspace()
     for step, (name, weight, out_axis) in enumerate(named_weights):
         cancel.raise_if_cancelled()
         progress(ProgressEvent(step, total, name, "weights"))
         results[name] = analyze_weight(
-            name, weight, out_axis, candidates, heatmap_size=heatmap_size
+            name, weight, out_axis, candidates, heatmap_size=heatmap_size, workspace=workspace
         )
     progress(ProgressEvent(total, total, "", "weights"))
     return results

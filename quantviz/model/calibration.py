@@ -4,7 +4,8 @@ Forward hooks on the quantizable layers feed each input (and output) activation 
 :class:`ActivationRecorder`, which keeps streaming statistics of fixed size: a
 histogram, min/max, moments, per-channel and per-token absolute maxima, NaN/inf counts,
 one observer per activation candidate, and a small sample for heatmaps. Memory per
-layer does not depend on the number of batches.
+layer does not depend on the number of batches. A transformers causal LM whose output
+layer is not recorded computes the logits of the last position only.
 
 Padding tokens (``attention_mask == 0``) are left out, and so are values whose
 magnitude is at least half the dtype's largest finite value, which is how attention-mask
@@ -14,6 +15,7 @@ fill values such as ``torch.finfo(float32).min`` look; they are counted as ``fil
 from __future__ import annotations
 
 import heapq
+import inspect
 import logging
 import math
 from collections.abc import Sequence
@@ -36,6 +38,7 @@ from quantviz.progress import (
 )
 from quantviz.quant.observers import OBSERVERS, Observer, PercentileObserver, make_observer
 from quantviz.quant.qparams import QParams
+from quantviz.quant.scratch import Workspace, release_free_memory
 from quantviz.quant.spec import QuantSpec
 
 logger = logging.getLogger(__name__)
@@ -108,12 +111,17 @@ class ActivationRecorder:
         bins: int = 2048,
         sample_tokens: int = 0,
         light: bool = False,
+        workspace: Workspace | None = None,
     ) -> None:
         self.channels = channels
+        # Scratch buffers shared by the recorders of one calibration run, or None to
+        # allocate per batch.
+        self.workspace = workspace
         # A light recorder (used for outputs) keeps only counts, min/max per channel
         # and NaN/inf counts.
         self.light = light
         self.histogram = PercentileObserver(QuantSpec("int8"), bins=bins)
+        self.histogram.scratch = workspace
         self.moments = Moments()
         self.channel_absmax = torch.zeros(channels)
         self.beyond_threshold = 0
@@ -149,6 +157,9 @@ class ActivationRecorder:
             positions = torch.nonzero(valid_tokens.reshape(tokens_shape))
         if values.numel() == 0:
             return
+        if self.light:
+            self._update_light(values, x.dtype)
+            return
 
         low, high = (float(v) for v in torch.aminmax(values))
         batch_range: tuple[float, float] | None = (low, high)
@@ -161,17 +172,44 @@ class ActivationRecorder:
         self.tokens += values.shape[0]
 
         clean = torch.nan_to_num(values, nan=0.0) if batch_range is None else values
-        magnitude = clean.abs()
+        magnitude = self._buffer("magnitude", clean)
+        torch.abs(clean, out=magnitude)
         self.channel_absmax = torch.maximum(self.channel_absmax, magnitude.amax(dim=0))
-        if self.light:
-            self.moments.count += count
-            return
-        self.moments.update(clean, count)
-        self.beyond_threshold += int(torch.count_nonzero(magnitude >= LLM_INT8_THRESHOLD))
-        self._track_tokens(magnitude, tokens_shape, token_ids, positions, context)
+        token_max = magnitude.amax(dim=1)
+        self._track_tokens(magnitude, token_max, tokens_shape, token_ids, positions, context)
+        self.beyond_threshold += _count_at_least(
+            magnitude, token_max, LLM_INT8_THRESHOLD, self._buffer("mask", magnitude, torch.bool)
+        )
+        # |x| squared in place is x * x, so the moments need no new tensor.
+        self.moments.update(clean, count, squares=magnitude.square_())
         self.histogram.update(values, batch_range=batch_range)
         for observer in self.observers.values():
             observer.update(values, batch_range=batch_range)
+
+    def _update_light(self, values: torch.Tensor, dtype: torch.dtype) -> None:
+        """Count the values and keep per-channel maxima, from two reductions when finite."""
+        channel_low = values.amin(dim=0)
+        channel_high = values.amax(dim=0)
+        channel_absmax = torch.maximum(channel_low.abs(), channel_high.abs())
+        # NaN propagates through amin/amax, so a finite maximum means finite values.
+        peak = float(channel_absmax.max())
+        if math.isfinite(peak) and peak < _fill_limit(dtype):
+            count = values.numel()
+        else:
+            values, count = self._drop_invalid(values, dtype)
+            channel_absmax = torch.nan_to_num(values, nan=0.0).abs().amax(dim=0)
+        self.tokens += values.shape[0]
+        self.channel_absmax = torch.maximum(self.channel_absmax, channel_absmax)
+        self.moments.count += count
+
+    def _buffer(
+        self, name: str, like: torch.Tensor, dtype: torch.dtype | None = None
+    ) -> torch.Tensor:
+        """Return a scratch tensor shaped like ``like``, from the workspace if there is one."""
+        dtype = dtype or like.dtype
+        if self.workspace is None:
+            return torch.empty(like.shape, dtype=dtype)
+        return self.workspace.get(name, like.numel(), dtype).view(like.shape)
 
     def _drop_invalid(self, values: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, int]:
         """Replace NaN, inf and mask fill values by NaN, count each kind and the rest."""
@@ -196,22 +234,24 @@ class ActivationRecorder:
     def _track_tokens(
         self,
         magnitude: torch.Tensor,
+        token_max: torch.Tensor,
         tokens_shape: torch.Size,
         token_ids: torch.Tensor | None,
         positions: torch.Tensor | None,
         context: TokenContext,
     ) -> None:
-        token_max, channel = magnitude.max(dim=1)
         values, rows = token_max.topk(min(TOP_TOKENS, token_max.numel()))
+        # argmax returns the first maximal channel, as max(dim=1) over all rows would.
+        channels = magnitude[rows].argmax(dim=1).tolist()
         seq_len = tokens_shape[-1] if len(tokens_shape) > 1 else 1
         flat_ids = token_ids.reshape(-1) if token_ids is not None else None
-        for value, row in zip(values.tolist(), rows.tolist(), strict=True):
+        for value, row, channel in zip(values.tolist(), rows.tolist(), channels, strict=True):
             if positions is not None:
                 sequence, position = (int(v) for v in positions[row][-2:])
             else:
                 sequence, position = divmod(row, seq_len)
             token = int(flat_ids[row]) if flat_ids is not None else -1
-            entry = (value, context.first_sequence + sequence, position, token, int(channel[row]))
+            entry = (value, context.first_sequence + sequence, position, token, channel)
             if len(self.top_tokens) < TOP_TOKENS:
                 heapq.heappush(self.top_tokens, entry)
             elif entry > self.top_tokens[0]:
@@ -248,6 +288,18 @@ class ActivationRecorder:
         for observer in self.observers.values():
             tensors += [t for t in vars(observer).values() if isinstance(t, torch.Tensor)]
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def _count_at_least(
+    magnitude: torch.Tensor, token_max: torch.Tensor, threshold: float, mask: torch.Tensor
+) -> int:
+    """Count the elements with ``magnitude >= threshold``, using the bool buffer ``mask``.
+
+    Returns 0 without a pass over ``magnitude`` when no token reaches the threshold.
+    """
+    if not bool((token_max >= threshold).any()):
+        return 0
+    return int(torch.count_nonzero(torch.ge(magnitude, threshold, out=mask)))
 
 
 def _fill_limit(dtype: torch.dtype) -> float:
@@ -319,6 +371,7 @@ class _Hooks:
 
         candidates = get_candidates(settings.candidates, ACTIVATION_CANDIDATES)
         self.context = TokenContext()
+        self.workspace = Workspace()
         self.records: dict[str, LayerActivations] = {}
         self.handles: list[Any] = []
         # The last few inputs seen, kept alive so their storage cannot be reused, which
@@ -341,6 +394,7 @@ class _Hooks:
                 observer_settings=settings.observer_settings,
                 bins=settings.bins,
                 sample_tokens=settings.sample_tokens,
+                workspace=self.workspace,
             )
             output = None
             if settings.record_outputs:
@@ -365,10 +419,57 @@ class _Hooks:
 
         return hook
 
+    def reserve(self, batches: Sequence[dict[str, torch.Tensor]]) -> None:
+        """Allocate the scratch buffers for ``batches`` before the first forward.
+
+        Allocating them between a forward pass's temporaries would fragment the C heap.
+        A buffer that turns out too small still grows on first use.
+        """
+        shapes = [batch["input_ids"].shape for batch in batches if "input_ids" in batch]
+        if not shapes:
+            return
+        channels = max((record.input.channels for record in self.records.values()), default=0)
+        elements = max(math.prod(shape) for shape in shapes) * channels
+        for name, dtype in (
+            ("magnitude", torch.float32),
+            ("positions", torch.float32),
+            ("index", torch.int32),
+            ("mask", torch.bool),
+        ):
+            self.workspace.get(name, elements, dtype)
+
     def remove(self) -> None:
+        """Remove the hooks and release the scratch buffers the recorders shared."""
         for handle in self.handles:
             handle.remove()
         self.recent = []
+        for record in self.records.values():
+            record.input.workspace = None
+            record.input.histogram.scratch = None
+        self.workspace = Workspace()
+
+
+def _skip_unrecorded_logits(model: nn.Module, hooks: _Hooks) -> dict[str, Any]:
+    """Return forward arguments that make the model compute the last position's logits only.
+
+    Calibration reads activations, not logits, so a transformers causal LM whose output
+    layer is not recorded needs no logits for the other positions. For SmolLM2-135M
+    those logits are a fifth of the forward's multiply-adds and, at 8 x 128 tokens, a
+    200 MB tensor. Models whose ``forward`` has no ``logits_to_keep`` argument run
+    unchanged.
+    """
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    getter = getattr(model, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    if "logits_to_keep" not in parameters or head is None:
+        return {}
+    recorded = {id(get_module(model, name)) for name in hooks.records}
+    if id(head) in recorded:
+        return {}
+    return {"logits_to_keep": 1}
 
 
 def calibrate(
@@ -391,6 +492,8 @@ def calibrate(
     settings = settings or CalibrationSettings()
     infos = [loaded.layer(name) for name in layers] if layers else list(loaded.layers)
     hooks = _Hooks(loaded.module, infos, settings)
+    extra_inputs = _skip_unrecorded_logits(loaded.module, hooks)
+    hooks.reserve(batches)
     sequences = 0
     try:
         for step, batch in enumerate(batches):
@@ -404,7 +507,8 @@ def calibrate(
                 first_sequence=sequences,
             )
             with torch.inference_mode():
-                loaded.module(**batch)
+                loaded.module(**batch, **extra_inputs)
+            release_free_memory()
             sequences += int(input_ids.shape[0]) if input_ids is not None else 1
     finally:
         hooks.remove()

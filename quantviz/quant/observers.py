@@ -19,6 +19,7 @@ import torch
 from quantviz.errors import QuantvizError
 from quantviz.quant.functional import fake_quantize
 from quantviz.quant.qparams import QParams, all_finite, qparams_from_range, reduction_view
+from quantviz.quant.scratch import Workspace, count_values
 from quantviz.quant.spec import QuantSpec
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ class HistogramObserver(Observer):
             raise QuantvizError(f"bins must be a multiple of 4 and at least 8; got {bins!r}")
         super().__init__(spec)
         self.bins = bins
+        # Buffers for the per-batch index math; ``None`` allocates them per batch.
+        self.scratch: Workspace | None = None
         self.hist: torch.Tensor | None = None
         self.limit: torch.Tensor | None = None
         self.low: torch.Tensor | None = None
@@ -253,9 +256,17 @@ class HistogramObserver(Observer):
         # Values are within [-limit, limit), so floor(...) + bins / 2 is in [0, bins).
         # Adding bins / 2 before the floor would round values just below a bin edge
         # up onto it, so the histogram would change when the limit doubles.
-        index = torch.mul(values, self.bins / (2 * limit)).floor_().to(torch.int32)
+        count = values.numel()
+        if self.scratch is None:
+            positions = torch.mul(values, self.bins / (2 * limit))
+            index = positions.floor_().to(torch.int32)
+        else:
+            positions = self.scratch.get("positions", count, torch.float32).view_as(values)
+            torch.mul(values, self.bins / (2 * limit), out=positions).floor_()
+            index = self.scratch.get("index", count, torch.int32).view_as(values)
+            index.copy_(positions)
         index = index.add_(self.bins // 2).clamp_(0, self.bins - 1)
-        self.hist[0] += torch.bincount(index, minlength=self.bins).to(torch.float64)
+        self.hist[0] += count_values(index, self.bins)
 
     def bin_centers(self) -> torch.Tensor:
         """Centers of the bins, ``[groups, bins]`` float32."""

@@ -15,6 +15,7 @@ from quantviz.model.data import load_texts, make_batches
 from quantviz.model.layers import get_module
 from quantviz.progress import CancelToken
 from quantviz.quant import QuantSpec, qparams_from_range
+from quantviz.quant.scratch import Workspace
 
 
 def _batches(loaded, samples=4, seq_len=16, batch_size=2):
@@ -130,3 +131,106 @@ def test_every_observer_calibrates(tiny_llama, observer):
     scale = result.input_qparams(tiny_llama.layers[0].name, "fp8_e4m3_tensor").scale
     assert torch.isfinite(scale).all()
     assert (scale > 0).all()
+
+
+def _recorder_batches():
+    generator = torch.Generator().manual_seed(0)
+    batches = []
+    for step in range(4):
+        x = torch.randn(2, 6, 5, generator=generator) * (4.0 if step == 2 else 1.0)
+        if step == 1:
+            x[0, 2, 1] = float("nan")
+            x[1, 3, 0] = torch.finfo(torch.float32).min
+            x[1, 1, 4] = float("inf")
+        if step == 3:
+            x[0, 4, 2] = 7.5
+        valid = torch.ones(2, 6, dtype=torch.bool)
+        valid[1, 5] = step != 0
+        ids = torch.arange(12).reshape(2, 6)
+        batches.append((x, TokenContext(input_ids=ids, valid=valid, first_sequence=2 * step)))
+    return batches
+
+
+def _recorder_state(recorder):
+    moments = recorder.moments
+    return {
+        "tokens": recorder.tokens,
+        "counts": (recorder.nan, recorder.inf, recorder.fill, moments.count),
+        "sums": (moments.s1, moments.s2, moments.s3, moments.s4),
+        "channel_absmax": recorder.channel_absmax.tolist(),
+        "beyond_threshold": recorder.beyond_threshold,
+        "top_tokens": sorted(recorder.top_tokens),
+        "histogram": None if recorder.light else recorder.histogram.hist.tolist(),
+        "sample": None if recorder.sample is None else recorder.sample.tolist(),
+    }
+
+
+@pytest.mark.parametrize("light", [False, True])
+def test_shared_workspace_records_same_statistics(light):
+    alone = ActivationRecorder(5, ACTIVATION_CANDIDATES, sample_tokens=3, light=light)
+    shared = ActivationRecorder(
+        5, ACTIVATION_CANDIDATES, sample_tokens=3, light=light, workspace=Workspace()
+    )
+    for x, context in _recorder_batches():
+        alone.update(x, context)
+        shared.update(x, context)
+    assert _recorder_state(shared) == _recorder_state(alone)
+
+
+def test_recorded_statistics_match_direct_computation():
+    recorder = ActivationRecorder(5, ACTIVATION_CANDIDATES, workspace=Workspace())
+    output = ActivationRecorder(5, light=True)
+    rows = []
+    for x, context in _recorder_batches():
+        recorder.update(x, context)
+        output.update(x, context)
+        rows.append(x[context.valid])
+    # NaN, inf and the mask fill value are left out of every statistic.
+    values = torch.cat(rows)
+    valid = values.isfinite() & (values.abs() < 1e30)
+    valid_values = values[valid]
+    assert recorder.beyond_threshold == int((valid_values.abs() >= 6.0).sum())
+    assert recorder.moments.count == valid_values.numel()
+    assert output.moments.count == valid_values.numel()
+    assert recorder.moments.mean == pytest.approx(valid_values.double().mean().item(), rel=1e-6)
+    expected_variance = valid_values.double().var(correction=0).item()
+    assert recorder.moments.variance == pytest.approx(expected_variance, rel=1e-6)
+    assert (output.nan, output.inf, output.fill) == (1, 1, 1)
+    channel_absmax = torch.where(valid, values, 0.0).abs().amax(dim=0)
+    assert torch.equal(output.channel_absmax, channel_absmax)
+    assert torch.equal(recorder.channel_absmax, channel_absmax)
+
+
+def test_calibration_skips_logits_of_earlier_positions(tiny_llama):
+    batches = _batches(tiny_llama)
+    head = tiny_llama.module.get_output_embeddings()
+    positions = []
+    handle = head.register_forward_hook(
+        lambda module, args, output: positions.append(args[0].shape[1])
+    )
+    try:
+        result = calibrate(tiny_llama, batches)
+    finally:
+        handle.remove()
+    assert positions == [1] * len(batches)
+
+    # The statistics equal those of a plain forward that computes every position's logits.
+    name = tiny_llama.layers[-1].name
+    seen = []
+    hook = get_module(tiny_llama.module, name).register_forward_hook(
+        lambda module, args, output: seen.append(args[0].detach().clone())
+    )
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                tiny_llama.module(**batch)
+    finally:
+        hook.remove()
+    everything = torch.cat([s.reshape(-1) for s in seen])
+    expected = qparams_from_range(everything.min(), everything.max(), QuantSpec("int8"))
+    assert torch.equal(result.input_qparams(name, "int8_sym_tensor").scale, expected.scale)
+
+
+def test_encoder_calibrates_without_logits_argument(tiny_bert):
+    result = calibrate(tiny_bert, _batches(tiny_bert))
+    assert result.tokens == 4 * 16
