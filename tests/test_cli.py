@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -107,3 +108,18 @@ def test_gui_is_default_command(argv, expected):
     from quantviz.cli import _with_default_command, build_parser
 
     assert _with_default_command(argv, build_parser()) == expected
+
+
+def test_gui_without_display_is_clear_error():
+    hidden = {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}
+    env = {key: value for key, value in os.environ.items() if key not in hidden}
+    result = subprocess.run(
+        [sys.executable, "-m", "quantviz", "gui", "sample:minilm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "no display found" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -14,6 +15,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
 from quantviz import RESOURCES_DIR
+from quantviz.errors import QuantvizError
 from quantviz.gui.i18n import install_translators
 from quantviz.gui.plots import configure_pyqtgraph
 
@@ -31,6 +33,22 @@ INTERRUPT_POLL_MS = 250
 # A smoke test that has not finished loading and analysing by then fails.
 SMOKE_TEST_TIMEOUT_MS = 600_000
 ICON_PATH = RESOURCES_DIR / "icons" / "quantviz.svg"
+
+
+def check_display() -> None:
+    """Raise a QuantvizError when Linux offers Qt no display to draw on.
+
+    Without one, Qt aborts the whole process with a message about platform plugins.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    raise QuantvizError(
+        "no display found (DISPLAY and WAYLAND_DISPLAY are unset); run quantviz on a "
+        "desktop, use the command line (quantviz analyze MODEL), or set "
+        "QT_QPA_PLATFORM=offscreen"
+    )
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -103,6 +121,8 @@ def main(args: argparse.Namespace | None = None) -> int:
     when the model loaded and its analysis finished.
     """
     started = time.perf_counter()
+    if QApplication.instance() is None:
+        check_display()
     app = create_application()
     translators = install_translators(app, getattr(args, "lang", None))
 
