@@ -14,8 +14,8 @@ from quantviz.errors import QuantvizError
 if TYPE_CHECKING:
     from quantviz.plan import LayerConfig, PrecisionPlan
 
-# The plan module imports torch; the parser is built on every launch (the desktop app
-# included), so the format names are written out here and a test keeps them equal to
+# The parser is built on every launch, the desktop app's included, and the plan module
+# imports torch. So the format names are written out here, and a test keeps them equal to
 # quantviz.plan.PLAN_FORMATS.
 PLAN_FORMAT_NAMES = ("float", "fp8_e4m3", "fp8_e5m2", "int8_sym", "int8_asym")
 

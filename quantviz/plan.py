@@ -120,14 +120,14 @@ class TensorConfig:
         return self.format != "float"
 
     def spec(self, channel_axis: int | None = None) -> QuantSpec | None:
-        """The engine spec of a weight whose channel (or group) axis is ``channel_axis``.
+        """Return the engine spec of a weight whose channel (or group) axis is ``channel_axis``.
 
         Symmetric INT8 weights use the narrow range ``[-127, 127]``.
         """
         return self._spec(channel_axis, narrow_range=True)
 
     def input_spec(self) -> QuantSpec | None:
-        """The engine spec of an input activation (channel axis last).
+        """Return the engine spec of an input activation (channel axis last).
 
         Symmetric INT8 inputs use the full range ``[-128, 127]`` with the same scale
         (absolute maximum / 127). The narrow range keeps weight codes off -128 so that

@@ -167,12 +167,12 @@ def analyze_finite_weight(
     # is one slice of the stack.
     ordered = sorted(rows, key=lambda row: (not row.is_float, not row.per_tensor))
     per_group = max(1, min(len(ordered), MAX_STACK_ELEMENTS // max(numel, 1)))
-    wanted_heatmaps = set(heatmap_candidates) if heatmap_size > 0 else set()
+    heatmap_keys = set(heatmap_candidates) if heatmap_size > 0 else set()
     measured: dict[str, _RowResult] = {}
     for start in range(0, len(ordered), per_group):
         group = ordered[start : start + per_group]
         measured.update(
-            _quantize_group(x, axis, group, limit, bins, heatmap_size, wanted_heatmaps, workspace)
+            _quantize_group(x, axis, group, limit, bins, heatmap_size, heatmap_keys, workspace)
         )
 
     # Every candidate maps 0 to 0, so a candidate without zeros proves that the weight
@@ -239,7 +239,7 @@ def _quantize_group(
     limit: float,
     bins: int,
     heatmap_size: int,
-    wanted_heatmaps: set[str],
+    heatmap_keys: set[str],
     workspace: Workspace,
 ) -> dict[str, _RowResult]:
     """Quantize ``x`` with every row at once and measure each row's error."""
@@ -287,7 +287,7 @@ def _quantize_group(
     results = {}
     for index, row in enumerate(rows):
         heatmap = None
-        if row.candidate.key in wanted_heatmaps:
+        if row.candidate.key in heatmap_keys:
             heatmap = error_heatmap_from_abs(
                 as_out_in(errors[index].view(x.shape), out_axis), heatmap_size
             )

@@ -437,7 +437,7 @@ def export_onnx(
 
     # apply_plan fills plan.scales and SmoothQuant fills plan.smoothing; a failed or
     # cancelled export puts them back, so the caller's plan changes only with a file.
-    kept = (
+    plan_state = (
         copy.deepcopy(plan.scales),
         copy.deepcopy(plan.smoothing),
         copy.deepcopy(plan.smoothing_alpha),
@@ -509,7 +509,7 @@ def export_onnx(
         )
         return result
     except BaseException:
-        plan.scales, plan.smoothing, plan.smoothing_alpha = kept
+        plan.scales, plan.smoothing, plan.smoothing_alpha = plan_state
         raise
 
 

@@ -840,9 +840,9 @@ def _dequantize_gguf(path: Path, cancel: CancelToken) -> tuple[nn.Module, Any]:
     except QuantvizError:
         raise
     except Exception as err:
-        # transformers parses the file's metadata into a config and tensor shapes; damaged
+        # transformers parses the file's metadata into a config and tensor shapes. Damaged
         # metadata surfaces as almost any exception type (ZeroDivisionError for zero heads,
-        # IndexError, AssertionError), and all of them mean the same to the user.
+        # IndexError, AssertionError), so every type gets the same message.
         raise QuantvizError(
             f"GGUF file {path} could not be loaded by transformers "
             f"({type(err).__name__}: {err}); the file is damaged or not a supported model"

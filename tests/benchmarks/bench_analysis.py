@@ -11,8 +11,9 @@ The first form prints, for all SmolLM2 linear layers:
     logits only (the cost of the recording hooks alone);
   * peak RSS during analysis / the model's float32 weight size (target <= 1.5), and the
     increase of RSS over its value when the analysis starts, in the same unit.
-    NOTE: before the analysis starts, the process already holds the float32 model,
-    torch and transformers: 0.99 GB for SmolLM2-135M, 1.85 x its float32 size
+    NOTE: before the analysis starts, the process already has the float32 model,
+    torch and transformers: 0.99 to 1.21 GB for SmolLM2-135M in two runs, 1.85 to 2.26 x
+    its float32 size
     (2 CPU threads, torch 2.13, transformers 5.25), which is above the 1.5 target.
 The second form writes a randomly initialised Llama model of about 1.1 B parameters as
 bf16 safetensors shards (once) and streams a weight-only analysis from it, printing

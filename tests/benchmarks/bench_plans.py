@@ -4,10 +4,10 @@
         [--windows N] [--sentences N] [--max-evaluations N]
 
 SmolLM2-135M: perplexity on the bundled evaluation split (windows of 128 tokens) for
-float32 and a set of uniform plans over every linear layer of the decoder blocks
-(embeddings and the tied LM head stay float), all with static input scales calibrated
-on 16 windows of the calibration split; then SmoothQuant, and the automatic plan
-(``auto_plan``) asked for at most +0.5% perplexity with the sensitivity of an analysis.
+float32 and a set of plans over every linear layer of the decoder blocks. Embeddings and
+the tied LM head stay float. Every plan uses static input scales calibrated on 16
+windows of the calibration split. The automatic plan (``auto_plan``) is then asked for
+at most +0.5% perplexity, using the sensitivity from an analysis.
 MiniLM-L6: mean and minimum mean-pooled embedding cosine against float over held-out
 sentences for all-8-bit plans, and the automatic plan at a 100% 8-bit share.
 
