@@ -21,7 +21,7 @@ import torch
 
 from quantviz.errors import QuantvizError
 from quantviz.io import atomic_write_json, read_json
-from quantviz.quant.observers import OBSERVERS, make_observer
+from quantviz.quant.observers import OBSERVERS, check_bins, check_candidates, make_observer
 from quantviz.quant.qparams import QParams
 from quantviz.quant.spec import GRANULARITIES, QuantSpec
 
@@ -97,6 +97,7 @@ class TensorConfig:
                 "observer_settings must contain only JSON values without NaN or infinity; "
                 f"got {_short(self.observer_settings)}"
             )
+        _check_observer_size(self.observer_settings)
         if self.quantized and (self.observer != "minmax" or self.observer_settings):
             self._check_observer()
 
@@ -180,6 +181,19 @@ class TensorConfig:
             if message.startswith(where):
                 raise
             raise QuantvizError(f"{where}.{message}") from None
+
+
+def _check_observer_size(settings: dict[str, Any]) -> None:
+    """Check the observer settings that size its memory and time.
+
+    They are checked for every tensor, also float and per-group ones that build no
+    observer, so that a plan with a huge histogram fails on load, before a later rule
+    or edit makes the tensor use it.
+    """
+    if "bins" in settings:
+        check_bins(settings["bins"], "observer_settings.bins")
+    if "num_candidates" in settings:
+        check_candidates(settings["num_candidates"], "observer_settings.num_candidates")
 
 
 def _check_choice(name: str, value: Any, choices: Iterable[str]) -> None:

@@ -9,7 +9,13 @@ import torch
 
 from quantviz.analysis.candidates import ACTIVATION_CANDIDATES, Candidate
 from quantviz.analysis.heatmap import activation_heatmap
-from quantviz.analysis.histograms import DEFAULT_BINS, Histogram, grid_and_clip, rebin
+from quantviz.analysis.histograms import (
+    DEFAULT_BINS,
+    Histogram,
+    grid_and_clip,
+    histogram_edges,
+    rebin,
+)
 from quantviz.analysis.metrics import compare
 from quantviz.analysis.outliers import (
     DEFAULT_K_SIGMA,
@@ -25,9 +31,13 @@ from quantviz.quant.qparams import QParams
 
 
 def recorded_histogram(recorder: ActivationRecorder, bins: int = DEFAULT_BINS) -> Histogram:
-    """The recorder's streaming histogram merged down to ``bins`` bins."""
+    """The recorder's streaming histogram merged down to ``bins`` bins.
+
+    A recorder that saw no finite value gets ``bins`` empty bins over ``[-1, 1]``.
+    """
     observer = recorder.histogram
-    assert observer.hist is not None and observer.limit is not None
+    if observer.hist is None or observer.limit is None:
+        return Histogram(histogram_edges(1.0, bins), [0.0] * bins)
     counts = observer.hist[0]
     merge = max(counts.numel() // bins, 1)
     merged = counts.reshape(-1, merge).sum(dim=1)
@@ -37,8 +47,15 @@ def recorded_histogram(recorder: ActivationRecorder, bins: int = DEFAULT_BINS) -
 
 
 def _histogram_tensors(recorder: ActivationRecorder) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Bin centers, counts and limit of the recorder's histogram.
+
+    A recorder that saw no finite value (every input NaN or inf) has no histogram, so
+    it gets zero counts on bins over ``[-1, 1]``.
+    """
     observer = recorder.histogram
-    assert observer.hist is not None and observer.limit is not None
+    if observer.hist is None or observer.limit is None:
+        offsets = (torch.arange(observer.bins, dtype=torch.float32) + 0.5) / observer.bins
+        return offsets * 2 - 1, torch.zeros(observer.bins, dtype=torch.float64), 1.0
     return observer.bin_centers()[0], observer.hist[0], float(observer.limit[0])
 
 
@@ -109,7 +126,10 @@ def analyze_activation(
         heatmap=activation_heatmap(sample, heatmap_size) if heatmap_size > 0 else None,
     )
     for candidate in candidates:
-        if candidate.key not in recorder.observers:
+        observer = recorder.observers.get(candidate.key)
+        # An observer that saw only NaN and inf has no scale, so the candidate is left
+        # out; ``nonfinite`` records why.
+        if observer is None or observer.num_values == 0:
             continue
         qparams = recorder.qparams(candidate.key)
         grid, clip = grid_and_clip(qparams)

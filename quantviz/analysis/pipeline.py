@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from quantviz.analysis.recommend import keep_float_threshold, recommend
 from quantviz.analysis.results import Recommendation, Sensitivity, TensorAnalysis
 from quantviz.analysis.sensitivity import measure_sensitivity
 from quantviz.analysis.weights import analyze_weights, model_weights, safetensors_weights
-from quantviz.errors import QuantvizError
+from quantviz.errors import QuantvizError, QuantvizWarning
 from quantviz.io import atomic_write_json, read_json
 from quantviz.model.calibration import CalibrationResult, CalibrationSettings, calibrate
 from quantviz.model.data import load_texts, make_batches
@@ -25,6 +26,8 @@ from quantviz.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no
 logger = logging.getLogger(__name__)
 
 ANALYSIS_VERSION = 1
+# Layer names listed in a warning before the rest are only counted.
+MAX_LISTED_LAYERS = 10
 
 
 @dataclass
@@ -166,7 +169,10 @@ def analyze_model(
 
     Stages, each reported through ``progress`` with its own ``stage`` name:
     ``weights``, ``calibration``, ``sensitivity``. ``cancel`` is checked between
-    layers and batches.
+    layers and batches. A layer whose weight or input contains NaN or inf is
+    recommended to stay in float, and one QuantvizWarning names all such layers. NaN
+    or inf in any recorded activation also skips sensitivity, whose losses would
+    compare against float outputs computed from those activations.
     """
     settings = settings or AnalysisSettings()
     timings: dict[str, float] = {}
@@ -213,7 +219,17 @@ def analyze_model(
             inputs[name] = analyze_activation(
                 name, record.input, ACTIVATION_CANDIDATES, tokenizer=loaded.tokenizer
             )
-        if settings.sensitivity_samples > 0:
+        nonfinite_layers = _nonfinite_activations(calibration)
+        if settings.sensitivity_samples > 0 and nonfinite_layers:
+            # The float outputs that sensitivity compares against are computed from
+            # these activations, so the losses would be NaN.
+            logger.warning(
+                "sensitivity not measured: the activations of %d layers contain NaN or inf "
+                "(first: %s)",
+                len(nonfinite_layers),
+                nonfinite_layers[0],
+            )
+        elif settings.sensitivity_samples > 0:
             started = time.perf_counter()
             sensitivity_batches = _first_sequences(batches, settings.sensitivity_samples)
             sensitivities = measure_sensitivity(
@@ -236,6 +252,7 @@ def analyze_model(
                 recommendation=recommend(weight, layer_input, sensitivity, threshold),
             )
         )
+    warn_nonfinite(reports)
     return ModelAnalysis(
         source=loaded.source.to_dict(),
         task=loaded.task,
@@ -244,6 +261,74 @@ def analyze_model(
         timings=timings,
         calibration=calibration_info,
     )
+
+
+def _nonfinite_activations(calibration: CalibrationResult) -> list[str]:
+    """Names of the layers whose recorded input or output contains NaN or inf."""
+    names = []
+    for name, record in calibration.layers.items():
+        recorders = [record.input] + ([record.output] if record.output is not None else [])
+        if any(recorder.nan + recorder.inf for recorder in recorders):
+            names.append(name)
+    return names
+
+
+def warn_nonfinite(reports: list[LayerReport]) -> None:
+    """Warn with QuantvizWarning naming the layers whose weight or input has NaN or inf.
+
+    One warning lists both kinds, up to :data:`MAX_LISTED_LAYERS` names each, and
+    states that those layers are recommended to stay in float.
+    """
+    affected = [report for report in reports if _has_nonfinite(report)]
+    if not affected:
+        return
+    weights = [
+        f"{report.name}.weight ({report.weight.nonfinite:,} values)"
+        for report in affected
+        if report.weight.nonfinite
+    ]
+    inputs = [
+        f"{report.name} ({report.input.nonfinite:,} values)"
+        for report in affected
+        if report.input is not None and report.input.nonfinite
+    ]
+    parts = []
+    if weights:
+        parts.append(f"the weights of {_layers(weights)} contain NaN or inf: {_listed(weights)}")
+    if inputs:
+        parts.append(
+            f"the input activations of {_layers(inputs)} contain NaN or inf, produced by "
+            f"earlier layers: {_listed(inputs)}"
+        )
+    advice = (
+        "Fix or replace the non-finite weights and analyse the model again."
+        if weights
+        else "The float model produces them on the calibration text; check its weights, "
+        "its dtype and the layers before the first one listed."
+    )
+    consequence = (
+        "This layer is recommended to stay in float, and its quantization errors cover"
+        if len(affected) == 1
+        else "These layers are recommended to stay in float, and their quantization errors cover"
+    )
+    warnings.warn(
+        QuantvizWarning(f"{'; '.join(parts)}. {consequence} the finite values only. {advice}"),
+        stacklevel=3,
+    )
+
+
+def _has_nonfinite(report: LayerReport) -> bool:
+    return bool(report.weight.nonfinite or (report.input is not None and report.input.nonfinite))
+
+
+def _layers(names: list[str]) -> str:
+    return "1 layer" if len(names) == 1 else f"{len(names)} layers"
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED_LAYERS])
+    hidden = len(names) - MAX_LISTED_LAYERS
+    return shown + (f" and {hidden} more" if hidden > 0 else "")
 
 
 def _first_sequences(batches: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
@@ -292,6 +377,7 @@ def analyze_weights_file(
             has_bias=False,
         )
         reports.append(LayerReport(info, analysis, recommendation=recommend(analysis, None)))
+    warn_nonfinite(reports)
     source = {
         "spec": str(path),
         "kind": "safetensors_file" if path.is_file() else "hf_folder",

@@ -48,8 +48,13 @@ def recommend(
     """Choose FP8 E4M3, INT8 per channel (weights) or float for one layer.
 
     Each format is scored by the worse of its weight and input SQNR (weights INT8
-    per channel, inputs INT8 per tensor; FP8 E4M3 per tensor for both).
+    per channel, inputs INT8 per tensor; FP8 E4M3 per tensor for both). A weight or
+    input with NaN or inf values keeps the layer in float, because its scores cover
+    only the finite values and its input may have no scores at all.
     """
+    nonfinite = _nonfinite_reason(weight, inputs)
+    if nonfinite:
+        return Recommendation(FLOAT, nonfinite)
     w_int8 = weight.sqnr("int8_sym_channel")
     w_fp8 = weight.sqnr("fp8_e4m3_tensor")
     a_int8 = inputs.sqnr("int8_sym_tensor") if inputs else float("inf")
@@ -77,6 +82,22 @@ def recommend(
             f"kurtosis {outliers.kurtosis:.0f}) need FP8's range"
         )
     return Recommendation(FP8, reason)
+
+
+def _nonfinite_reason(weight: TensorAnalysis, inputs: TensorAnalysis | None) -> str:
+    """Return the keep-float reason for NaN or inf in the weight or input, or "" if none."""
+    problems = []
+    if weight.nonfinite:
+        problems.append(
+            f"the weight contains {weight.nonfinite:,} NaN or inf values; fix or replace them "
+            "in the checkpoint before quantizing"
+        )
+    if inputs is not None and inputs.nonfinite:
+        problems.append(
+            f"the input contains {inputs.nonfinite:,} NaN or inf values, which the float "
+            "model produces before this layer"
+        )
+    return "; ".join(problems)
 
 
 def _metric_label(metric: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,13 @@ class TensorAnalysis:
         return max(self.results, key=lambda key: self.results[key].metrics.sqnr_db)
 
     def sqnr(self, candidate: str) -> float:
+        """SQNR of ``candidate`` in dB, NaN for a tensor with no finite values.
+
+        Such a tensor (an input whose every value was NaN or inf) has no scales, so
+        it has no results at all. Raises KeyError for a candidate that was not analysed.
+        """
+        if not self.results and self.nonfinite:
+            return math.nan
         return self.results[candidate].metrics.sqnr_db
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ JSON dict and validated by :class:`quantviz.plan.PrecisionPlan` when the app app
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ class SessionState:
     the :class:`~quantviz.plan.PrecisionPlan` dict; ``analysis_path`` the analysis JSON
     that was shown (reused when it still exists); ``results`` the latest evaluation,
     QAT and export results as their ``to_dict()`` output.
+
+    ``settings`` and ``plan`` are the user's work and must be standard JSON: loading
+    or saving NaN or infinity in them raises QuantvizError naming the field, as plan
+    files do. ``results`` are measurements, where NaN or infinity means a broken model
+    (the loss of a model with NaN weights), so they are written as null, as analysis
+    files write non-finite metrics.
     """
 
     model: str | None = None
@@ -48,7 +55,7 @@ class SessionState:
             "plan": self.plan,
             "analysis_path": self.analysis_path,
             "current_layer": self.current_layer,
-            "results": dict(self.results),
+            "results": _nonfinite_to_none(dict(self.results)),
         }
 
     @classmethod
@@ -77,6 +84,8 @@ class SessionState:
         analysis_path = data.get("analysis_path")
         if analysis_path is not None and not isinstance(analysis_path, str):
             raise QuantvizError(f"session analysis_path must be a path; got {analysis_path!r}")
+        _check_finite(data.get("settings"), "settings")
+        _check_finite(plan, "plan")
         return cls(
             model=model,
             settings=dict(data.get("settings", {})),
@@ -88,6 +97,9 @@ class SessionState:
         )
 
     def save(self, path: str | Path) -> Path:
+        """Write the session atomically; raises QuantvizError for NaN in settings or plan."""
+        _check_finite(self.settings, "settings", path)
+        _check_finite(self.plan, "plan", path)
         return atomic_write_json(path, self.to_dict())
 
     @classmethod
@@ -97,3 +109,67 @@ class SessionState:
             return cls.from_dict(data)
         except QuantvizError as error:
             raise QuantvizError(f"invalid session file {path}: {error}") from None
+
+
+def _check_finite(value: Any, where: str, path: str | Path | None = None) -> None:
+    """Raise QuantvizError naming the first NaN or infinite number inside ``value``."""
+    found = _first_nonfinite(value, where)
+    if found is None:
+        return
+    place = f"cannot save session file {path}: " if path is not None else ""
+    raise QuantvizError(
+        f"{place}session {found[0]} is {found[1]!r}; settings and plan must contain only JSON "
+        "values without NaN or infinity, because session files, like plan files, are "
+        "standard JSON"
+    )
+
+
+def _first_nonfinite(value: Any, where: str) -> tuple[str, float] | None:
+    """Return the path (``plan.defaults.smoothquant_alpha``) and value of the first NaN
+    or infinite float inside ``value``, or None when there is none."""
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        place, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return place, item
+        if isinstance(item, dict):
+            stack.extend((_member(place, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(
+                (f"{place}[{index}]", child) for index, child in reversed(list(enumerate(item)))
+            )
+    return None
+
+
+def _member(place: str, key: Any) -> str:
+    """``place.key``, or ``place['key']`` for a key that is not an identifier."""
+    if isinstance(key, str) and key.isidentifier():
+        return f"{place}.{key}"
+    return f"{place}[{key!r}]"
+
+
+def _nonfinite_to_none(value: Any) -> Any:
+    """``value`` with each NaN or infinite float replaced by None.
+
+    When anything is replaced, every container is copied, so ``value`` itself is left
+    unchanged. The walk uses a list, not recursion, so any nesting that the JSON parser
+    accepted is handled.
+    """
+    if _first_nonfinite(value, "") is None:
+        return value
+    root = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, float) and not math.isfinite(item):
+            container[key] = None
+        elif isinstance(item, dict):
+            copied = dict(item)
+            container[key] = copied
+            stack.extend((copied, child) for child in copied)
+        elif isinstance(item, (list, tuple)):
+            copied_list = list(item)
+            container[key] = copied_list
+            stack.extend((copied_list, index) for index in range(len(copied_list)))
+    return root[0]

@@ -24,6 +24,53 @@ from quantviz.quant.spec import QuantSpec
 
 logger = logging.getLogger(__name__)
 
+# Histogram bins per scale group. The counts are float64, so MAX_BINS costs 512 KiB per
+# group: one group per tensor, or one per channel for a per-channel spec.
+# NOTE: the bound is per group, so a per-channel histogram of a weight with 50,000 rows
+# at MAX_BINS still needs 25 GiB; nothing checks the groups times bins product.
+MIN_BINS = 8
+MAX_BINS = 65536
+# Clipping ranges that the MSE and entropy observers score. At MAX_CANDIDATES and
+# MAX_BINS, one per-tensor compute_qparams() takes about 1 s (MSE) and 2.5 s (entropy)
+# on one CPU thread of the 2-core test machine (test_observer_limits.py). MSE time
+# grows with the number of scale groups.
+MIN_CANDIDATES = 2
+MAX_CANDIDATES = 4096
+
+
+def check_bins(bins: Any, field_name: str = "bins") -> None:
+    """Raise QuantvizError unless ``bins`` is a multiple of 4 in [MIN_BINS, MAX_BINS]."""
+    if (
+        isinstance(bins, bool)
+        or not isinstance(bins, int)
+        or not MIN_BINS <= bins <= MAX_BINS
+        or bins % 4
+    ):
+        raise QuantvizError(
+            f"{field_name} must be a multiple of 4 between {MIN_BINS} and {MAX_BINS}; "
+            f"got {_short(bins)}"
+        )
+
+
+def check_candidates(num_candidates: Any, field_name: str = "num_candidates") -> None:
+    """Raise QuantvizError unless ``num_candidates`` is an integer in
+    [MIN_CANDIDATES, MAX_CANDIDATES]."""
+    if (
+        isinstance(num_candidates, bool)
+        or not isinstance(num_candidates, int)
+        or not MIN_CANDIDATES <= num_candidates <= MAX_CANDIDATES
+    ):
+        raise QuantvizError(
+            f"{field_name} must be an integer between {MIN_CANDIDATES} and {MAX_CANDIDATES}; "
+            f"got {_short(num_candidates)}"
+        )
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so a 400-digit integer stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
+
 
 class Observer(ABC):
     """Base class: counts values and non-finite values, delegates the statistics."""
@@ -194,8 +241,7 @@ class HistogramObserver(Observer):
     """
 
     def __init__(self, spec: QuantSpec, bins: int = 2048) -> None:
-        if bins < 8 or bins % 4:
-            raise QuantvizError(f"bins must be a multiple of 4 and at least 8; got {bins!r}")
+        check_bins(bins)
         super().__init__(spec)
         self.bins = bins
         # Buffers for the per-batch index math; ``None`` allocates them per batch.
@@ -361,6 +407,7 @@ class MSEObserver(HistogramObserver):
     ) -> None:
         if not 0.0 < min_fraction < 1.0:
             raise QuantvizError(f"min_fraction must be in (0, 1); got {min_fraction!r}")
+        check_candidates(num_candidates)
         super().__init__(spec, bins)
         self.num_candidates = num_candidates
         self.min_fraction = min_fraction
@@ -409,6 +456,7 @@ class EntropyObserver(HistogramObserver):
                 "the entropy observer supports symmetric per-tensor specs only; "
                 f"got {spec.label}; use 'percentile' or 'mse' for other specs"
             )
+        check_candidates(num_candidates)
         super().__init__(spec, bins)
         self.num_candidates = num_candidates
 

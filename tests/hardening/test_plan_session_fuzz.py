@@ -446,21 +446,80 @@ def test_plan_file_with_nan_literal(tmp_path, literal):
         PrecisionPlan.load(path)
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="SessionState.from_dict (quantviz/gui/session.py) accepts NaN in settings and "
-    "results, and SessionState.save then fails with a ValueError from json.dumps",
-)
-def test_session_with_nan_loads_and_saves(tmp_path):
+def test_session_nan_result_saved_as_null(tmp_path):
+    """Results are measurements, so NaN loads and is written as null, as in analysis.json."""
+    document = copy.deepcopy(VALID_SESSION)
+    document["results"]["evaluation"]["perplexity"] = "PLACEHOLDER"
     path = tmp_path / "work.qvsession"
-    path.write_text(json.dumps(VALID_SESSION).replace("12.5", "NaN"))
-    try:
-        session = SessionState.load(path)
-    except QuantvizError as error:
-        assert str(path) in str(error)
-        return
-    session.save(tmp_path / "saved.qvsession")
+    path.write_text(json.dumps(document).replace('"PLACEHOLDER"', "NaN"))
+    session = SessionState.load(path)
+    assert math.isnan(session.results["evaluation"]["perplexity"])
+
+    saved = session.save(tmp_path / "saved.qvsession")
+    data = json.loads(saved.read_text(), parse_constant=reject_constant)
+    assert data["results"]["evaluation"] == {"perplexity": None}
+    assert data["plan"] == VALID_SESSION["plan"]
+    assert data["settings"] == VALID_SESSION["settings"]
+    # The session in memory keeps its value; only the file has null.
+    assert math.isnan(session.results["evaluation"]["perplexity"])
+
+
+def test_session_nonfinite_results_in_code(tmp_path):
+    """An evaluation of a model with NaN weights gives non-finite losses; saving still works."""
+    session = SessionState.from_dict(VALID_SESSION)
+    session.results = {
+        "evaluation": {"kl": math.nan, "perplexity_quant": math.inf, "positions": 30},
+        "qat": {"history": [[1, -math.inf], [2, 0.5]]},
+    }
+    path = session.save(tmp_path / "work.qvsession")
+    reloaded = SessionState.load(path)
+    assert reloaded.results == {
+        "evaluation": {"kl": None, "perplexity_quant": None, "positions": 30},
+        "qat": {"history": [[1, None], [2, 0.5]]},
+    }
+
+
+def reject_constant(constant: str):
+    """``parse_constant`` hook: NaN and Infinity are not valid JSON."""
+    raise AssertionError(f"the saved file contains {constant}")
+
+
+# (position in the session, the field the message must name)
+NAN_IN_USER_WORK = {
+    "settings": (("settings", "samples"), "settings.samples"),
+    "plan_alpha": (("plan", "defaults", "smoothquant_alpha"), "plan.defaults.smoothquant_alpha"),
+    "plan_scale": (
+        ("plan", "scales", "layers.0.q", "weight", "scale", 1),
+        "plan.scales['layers.0.q'].weight.scale[1]",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAN_IN_USER_WORK))
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_session_nan_in_user_work(tmp_path, case, literal):
+    """Settings and plan are the user's work: NaN there is rejected, as in plan files."""
+    position, field_name = NAN_IN_USER_WORK[case]
+    document = copy.deepcopy(VALID_SESSION)
+    at(document, position[:-1])[position[-1]] = "PLACEHOLDER"
+    path = tmp_path / "work.qvsession"
+    path.write_text(json.dumps(document).replace('"PLACEHOLDER"', literal))
+    with pytest.raises(QuantvizError) as error:
+        SessionState.load(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert f"session {field_name} is " in message
+    assert "must contain only JSON values without NaN" in message
+
+
+def test_session_save_nan_in_settings(tmp_path):
+    session = SessionState.from_dict(VALID_SESSION)
+    session.settings["samples"] = math.nan
+    path = tmp_path / "work.qvsession"
+    with pytest.raises(QuantvizError, match=r"session settings\.samples is nan") as error:
+        session.save(path)
+    assert str(path) in str(error.value)
+    assert not path.exists()
 
 
 @pytest.mark.parametrize("depth", [5_000, 200_000])

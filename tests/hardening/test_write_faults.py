@@ -26,6 +26,7 @@ from quantviz.cli import main
 from quantviz.errors import QuantvizError
 from quantviz.export import export_onnx
 from quantviz.gui.session import SessionState
+from quantviz.io import STALE_TEMPORARY_S
 from quantviz.model import load_texts, make_batches, random_model
 from quantviz.plan import PrecisionPlan, TensorConfig, uniform_plan
 from quantviz.qat import QATConfig, run_qat
@@ -121,7 +122,7 @@ def test_kill_during_save_keeps_file(tmp_path):
 
     rng = random.Random(0)
     plan_generation = session_generation = 0
-    interrupted_writes = 0
+    interrupted_writes: set[str] = set()
     for trial in range(KILLS):
         leftovers = {p.name for p in tmp_path.iterdir()}
         command = [sys.executable, "-c", WRITER_SCRIPT, str(plan_path), str(session_path)]
@@ -150,11 +151,85 @@ def test_kill_during_save_keeps_file(tmp_path):
 
         others = sorted(p.name for p in tmp_path.iterdir() if p not in (plan_path, session_path))
         assert all(temporary.fullmatch(name) for name in others), others
-        # NOTE: SIGKILL leaves the temporary file of the interrupted write, and nothing
-        # removes it later. Counting them shows how many kills landed during a write.
-        interrupted_writes = len(others)
-    assert interrupted_writes >= KILLS // 4, "too few kills landed during a write"
+        # SIGKILL leaves the temporary file of the interrupted write. A later save removes
+        # it once it is a minute old (test_next_save_removes_killed_temporary), so the
+        # names are collected to count how many kills landed during a write.
+        interrupted_writes.update(others)
+    assert len(interrupted_writes) >= KILLS // 4, "too few kills landed during a write"
     assert plan_generation > 0, "no write finished in any run; the kills came too early"
+
+
+def age(path: Path, seconds: float) -> None:
+    """Set the modification time of ``path`` ``seconds`` into the past."""
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_next_save_removes_killed_temporary(tmp_path):
+    """A save removes the temporary file of a killed writer of the same target only.
+
+    The temporary file comes from a real SIGKILL during a save. The files that must stay
+    are made by hand: files of this and of another running process, of other targets,
+    in the older name form and without the leading dot, and a folder. The killed
+    writer's own file must also stay while it is recent.
+    """
+    plan = padded_plan()
+    plan_path = plan.save(tmp_path / "plan.json")
+    session_path = SessionState(model="sample:minilm").save(tmp_path / "work.qvsession")
+    data_path = tmp_path.parent / f"{tmp_path.name}-writer-data.json"
+    data_path.write_text(json.dumps([plan.to_dict(), {"current_layer": ""}]))
+
+    killed: list[Path] = []
+    for _ in range(10):
+        leftovers = {p.name for p in tmp_path.iterdir()}
+        command = [sys.executable, "-c", WRITER_SCRIPT, str(plan_path), str(session_path)]
+        writer = subprocess.Popen([*command, str(data_path), "1"], stdout=subprocess.PIPE)
+        assert writer.stdout.readline().strip() == b"ready"
+        kill_while_writing(writer, tmp_path, leftovers, 0.0)
+        assert writer.wait() == -9, "the writer stopped before it was killed"
+        writer.stdout.close()
+        killed = list(tmp_path.glob(f".plan.json.{writer.pid}.*.tmp"))
+        if killed:
+            break
+    assert len(killed) == 1, "no kill landed while the plan was written"
+    stale = killed[0]
+    dead_pid = writer.pid
+
+    # Right after the kill the file is recent, as a live writer's file would be.
+    plan.save(plan_path)
+    assert stale.exists()
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        protected = [
+            tmp_path / f".plan.json.{os.getpid()}.abcd_123.tmp",
+            tmp_path / f".plan.json.{sleeper.pid}.abcd_123.tmp",
+            tmp_path / f".plan.json.5.{dead_pid}.abcd_123.tmp",
+            tmp_path / f".work.qvsession.{dead_pid}.abcd_123.tmp",
+            tmp_path / ".plan.json.abcd_123.tmp",
+            tmp_path / f"plan.json.{dead_pid}.abcd_123.tmp",
+        ]
+        for path in protected:
+            path.write_text("left by someone else")
+        folder = tmp_path / f".plan.json.{dead_pid}.folder_1.tmp"
+        folder.mkdir()
+        for path in [stale, *protected, folder]:
+            age(path, 2 * STALE_TEMPORARY_S)
+
+        plan.save(plan_path)
+        assert not stale.exists()
+        for path in protected:
+            assert path.exists(), path.name
+        assert folder.is_dir()
+        assert PrecisionPlan.load(plan_path).to_dict() == plan.to_dict()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+    # Once the process is gone, its old temporary file is stale as well.
+    plan.save(plan_path)
+    assert not protected[1].exists()
+    assert protected[0].exists()
 
 
 SIZE_LIMITED_SAVE = textwrap.dedent(
