@@ -291,9 +291,21 @@ def _qdq_attributes(axis: int | None, block_size: int | None) -> dict[str, int]:
 
 
 def rewrite_weight(
-    editor: GraphEditor, item: LayerNode, codes: torch.Tensor, qparams: QParams, suffix: str
+    editor: GraphEditor,
+    item: LayerNode,
+    codes: torch.Tensor,
+    qparams: QParams,
+    suffix: str,
+    integer_input: bool = False,
 ) -> TensorRecord:
-    """Replace the node's float weight by codes and a ``DequantizeLinear``."""
+    """Replace the node's float weight by codes and a ``DequantizeLinear``.
+
+    Per-group codes of a layer with an ``integer_input`` are dequantized by explicit
+    Cast, Reshape and Mul nodes instead: ONNX Runtime's CPU optimizer fuses a blocked
+    ``DequantizeLinear`` weight and an INT8 QDQ input into ``MatMulIntegerToFloat``,
+    which then fails at run time because it expects one scale per column. The explicit
+    nodes compute the same values, and the optimizer folds them into a float weight.
+    """
     spec = qparams.spec
     dtype = onnx_dtype_of(spec)
     array = codes_to_numpy(codes)
@@ -314,6 +326,12 @@ def rewrite_weight(
     gather_axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
     if item.op_type == "Gather" and gather_axis == 0 and spec.granularity != "group" and axis != 1:
         nodes, output = _dequantize_rows(editor, node, base, initializers, axis is not None)
+    elif block_size is not None and integer_input:
+        assert axis is not None
+        nodes, output = _dequantize_blocks(
+            editor, base, initializers, list(array.shape), axis, block_size, qparams
+        )
+        node.input[item.weight_input] = output
     else:
         node_name, output = editor.add_node(
             "DequantizeLinear",
@@ -340,6 +358,51 @@ def rewrite_weight(
         initializers=initializers,
         transposed=item.transposed,
     )
+
+
+def _dequantize_blocks(
+    editor: GraphEditor,
+    base: str,
+    initializers: list[str],
+    shape: list[int],
+    axis: int,
+    block_size: int,
+    qparams: QParams,
+) -> tuple[list[str], str]:
+    """Dequantize per-group codes with Cast, Reshape, (Sub,) Mul and Reshape nodes.
+
+    The codes' ``axis`` is split into ``[groups, block_size]`` and the scale (and zero
+    point) of shape ``[..., groups, ...]`` gets a 1 after ``axis``, so that one Mul
+    broadcasts each group's scale over its ``block_size`` values.
+    """
+    codes_name, scale_name, zero_name = initializers
+    groups = shape[axis] // block_size
+    blocked = [*shape[:axis], groups, block_size, *shape[axis + 1 :]]
+    scale_shape = [*shape[:axis], groups, 1, *shape[axis + 1 :]]
+    blocked_name = editor.add_initializer(f"{base}.weight_blocked_shape", np.array(blocked))
+    scale_shape_name = editor.add_initializer(
+        f"{base}.weight_scale_blocked_shape", np.array(scale_shape)
+    )
+    shape_name = editor.add_initializer(f"{base}.weight_shape", np.array(shape))
+    nodes = []
+
+    def add(op_type: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        name, value = editor.add_node(
+            op_type, inputs, f"{base}.{output}", f"{base}.weight.{op_type}_{output}", **attributes
+        )
+        nodes.append(name)
+        return value
+
+    values = add("Cast", [codes_name], "weight_codes_float", to=TensorProto.FLOAT)
+    values = add("Reshape", [values, blocked_name], "weight_codes_blocked")
+    if bool(torch.any(qparams.zero_point != 0)):
+        zero = add("Cast", [zero_name], "weight_zero_point_float", to=TensorProto.FLOAT)
+        zero = add("Reshape", [zero, scale_shape_name], "weight_zero_point_blocked")
+        values = add("Sub", [values, zero], "weight_codes_centred")
+    scale = add("Reshape", [scale_name, scale_shape_name], "weight_scale_blocked")
+    values = add("Mul", [values, scale], "weight_dequantized_blocked")
+    values = add("Reshape", [values, shape_name], "weight_dequantized")
+    return nodes, values
 
 
 def _dequantize_rows(
@@ -565,7 +628,12 @@ def rewrite_layer(
                 "input format to float in the plan"
             )
         if layer.weight_codes is not None and layer.weight_qparams is not None:
-            weight = rewrite_weight(editor, item, layer.weight_codes, layer.weight_qparams, suffix)
+            integer_input = (
+                layer.input_qparams is not None and not layer.input_qparams.spec.is_float
+            )
+            weight = rewrite_weight(
+                editor, item, layer.weight_codes, layer.weight_qparams, suffix, integer_input
+            )
             if record.weight is None:
                 record.weight = weight
         elif layer.float_weight is not None:

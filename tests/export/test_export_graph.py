@@ -186,9 +186,7 @@ def test_fp8_dtypes_and_opset(llama, tmp_path):
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_group_weights_use_block_size(arch, tmp_path, request):
     loaded = request.getfixturevalue(arch)
-    plan = uniform_plan(
-        TensorConfig("int8_sym", "group", group_size=16), TensorConfig("int8_sym", "tensor")
-    )
+    plan = uniform_plan(TensorConfig("int8_sym", "group", group_size=16), TensorConfig("float"))
     result = _export(loaded, plan, tmp_path / "m.onnx")
     _, initializers, producers = _graph(tmp_path / "m.onnx")
     assert result.opset == 21
@@ -200,6 +198,32 @@ def test_group_weights_use_block_size(arch, tmp_path, request):
         scale = initializers[record.weight.initializers[1]]
         codes = initializers[record.weight.initializers[0]]
         assert scale.shape == (codes.shape[0] // 16, codes.shape[1])
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_group_weights_with_int8_inputs_run_optimized(arch, tmp_path, request):
+    """ONNX Runtime's full optimization fuses a blocked DequantizeLinear weight with an
+    INT8 input into a kernel that rejects per-group scales, so these weights are
+    dequantized by explicit nodes; the session must run with every optimization on."""
+    loaded = request.getfixturevalue(arch)
+    plan = uniform_plan(
+        TensorConfig("int8_sym", "group", group_size=16), TensorConfig("int8_sym", "tensor")
+    )
+    result = _export(loaded, plan, tmp_path / "m.onnx")
+    _, initializers, producers = _graph(tmp_path / "m.onnx")
+    for record in result.layers:
+        assert producers[record.weight.tensor].op_type == "Reshape"
+        assert not any(producers.get(name) for name in record.weight.initializers)
+    batch = evaluation_batches(loaded, 1)[0]
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), options)
+    feeds = {i.name: batch[i.name].numpy() for i in session.get_inputs()}
+    logits = session.run(None, feeds)[0]
+    with apply_plan(loaded, plan), torch.no_grad():
+        expected = loaded.module(**batch).logits.numpy()
+    error = np.sqrt(np.mean((logits - expected) ** 2) / np.mean(expected**2))
+    assert error < 1e-3
 
 
 def test_float_layers_untouched(bert, tmp_path):
