@@ -1,7 +1,10 @@
 """Automatic mixed-precision plans from a sensitivity analysis and measured accuracy.
 
 The search starts with every layer at 8 bits, in the format the analysis's SQNR
-favours (FP8 E4M3 where INT8 loses by more than a margin), optionally with SmoothQuant.
+favours (FP8 E4M3 where INT8 loses by more than a margin), and tries it without and
+with SmoothQuant at each given alpha. With SmoothQuant, layers fed by a normalization
+keep INT8 inputs: the analysis measured their inputs before smoothing, which is what
+smoothing changes.
 It then moves the most sensitive layers up a ladder, first to FP8 E4M3 inputs (still
 8-bit) and then to float, until the loss measured on held-out text meets ``max_loss``
 or until the share of 8-bit layers reaches ``target_8bit_share``. Each candidate is
@@ -140,12 +143,14 @@ def base_formats(
     base_weight: TensorConfig,
     base_input: TensorConfig,
     allow_fp8: bool,
+    keep_input: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[TensorConfig, TensorConfig]]:
     """Choose the starting 8-bit weight and input configuration of every analysed layer.
 
     The base configurations are kept unless ``allow_fp8`` and the analysis measured FP8
     E4M3 per tensor more than ``INT8_MARGIN_DB`` above the base (INT8 kernels are more
-    widely available, so a tie goes to the base).
+    widely available, so a tie goes to the base). The layers in ``keep_input`` keep the
+    base input configuration whatever the analysis measured.
     """
     formats = {}
     for report in analysis.layers:
@@ -153,7 +158,11 @@ def base_formats(
         if allow_fp8:
             if _fp8_wins(report.weight, base_weight):
                 weight = FP8_WEIGHT
-            if report.input is not None and _fp8_wins(report.input, base_input):
+            if (
+                report.name not in keep_input
+                and report.input is not None
+                and _fp8_wins(report.input, base_input)
+            ):
                 inputs = FP8_INPUT
         formats[report.name] = (weight, inputs)
     return formats
@@ -190,10 +199,10 @@ class _Search:
         self,
         loaded: Any,
         evaluator: PlanEvaluator,
-        formats: dict[str, tuple[TensorConfig, TensorConfig]],
+        formats: dict[bool, dict[str, tuple[TensorConfig, TensorConfig]]],
         base: tuple[TensorConfig, TensorConfig],
         float_order: list[str],
-        fp8_order: list[str],
+        fp8_order: dict[bool, list[str]],
         metric: str,
         limit: float | None,
         target_share: float | None,
@@ -223,6 +232,14 @@ class _Search:
     def exhausted(self) -> bool:
         return len(self.results) >= self.max_evaluations
 
+    def formats_for(self, alpha: float | None) -> dict[str, tuple[TensorConfig, TensorConfig]]:
+        """Return the base formats without SmoothQuant (``alpha`` None) or with it."""
+        return self.formats[alpha is not None]
+
+    def fp8_order_for(self, alpha: float | None) -> list[str]:
+        """Return the layers whose inputs may move to FP8, most input-sensitive first."""
+        return self.fp8_order[alpha is not None]
+
     def build(self, candidate: _Candidate) -> PrecisionPlan:
         weight_default, input_default = self.base
         plan = PrecisionPlan(
@@ -230,8 +247,8 @@ class _Search:
             notes=self.label(candidate),
         )
         floats = set(self.float_order[: candidate.floats])
-        fp8 = set(self.fp8_order[: candidate.fp8])
-        for name, (weight, inputs) in self.formats.items():
+        fp8 = set(self.fp8_order_for(candidate.alpha)[: candidate.fp8])
+        for name, (weight, inputs) in self.formats_for(candidate.alpha).items():
             if name in floats:
                 weight, inputs = FLOAT, FLOAT
             elif name in fp8 and inputs.format != "fp8_e4m3":
@@ -367,7 +384,7 @@ def auto_plan(
     base_input: TensorConfig | None = None,
     allow_fp8: bool = True,
     allow_smoothquant: bool = True,
-    smoothquant_alpha: float = 0.5,
+    smoothquant_alpha: float | Sequence[float] = (0.5, 0.8),
     eval_texts: Sequence[str] | None = None,
     calib_batches: Sequence[dict[str, torch.Tensor]] | None = None,
     samples: int = 32,
@@ -384,6 +401,8 @@ def auto_plan(
     LMs). With ``max_loss`` the result is the candidate with the most 8-bit layers that
     meets it, and the fewest FP8 layers on a tie. With ``target_8bit_share`` it is the
     candidate with the lowest loss among those with at least that share.
+    ``smoothquant_alpha`` is one alpha or several; the base plan is evaluated without
+    SmoothQuant and with each, and the rest of the search keeps the best of them.
     ``analysis`` must contain sensitivity (:func:`quantviz.analysis.pipeline.analyze_model`
     with ``sensitivity_samples > 0``). Evaluation settings are those of
     :func:`quantviz.evaluate.evaluate_plan`; at most ``max_evaluations`` candidates
@@ -416,13 +435,28 @@ def auto_plan(
         base_weight or TensorConfig("int8_sym", "channel"),
         base_input or TensorConfig("int8_sym"),
     )
-    formats = base_formats(analysis, base[0], base[1], allow_fp8)
+    alphas = _alphas(smoothquant_alpha) if allow_smoothquant else []
+    smoothable: frozenset[str] = frozenset()
+    if alphas:
+        from quantviz.smoothquant import find_norm_groups
+
+        smoothable = frozenset(name for group in find_norm_groups(loaded) for name in group.layers)
+    formats = {
+        False: base_formats(analysis, base[0], base[1], allow_fp8),
+        True: base_formats(analysis, base[0], base[1], allow_fp8, keep_input=smoothable),
+    }
     float_order = sensitivity_order(analysis, "both")
-    fp8_order = [
-        name
-        for name in sensitivity_order(analysis, "inputs")
-        if allow_fp8 and formats[name][1].format != "fp8_e4m3" and formats[name][1].quantized
-    ]
+    input_order = sensitivity_order(analysis, "inputs")
+    fp8_order = {
+        smoothed: [
+            name
+            for name in input_order
+            if allow_fp8
+            and layer_formats[name][1].format != "fp8_e4m3"
+            and layer_formats[name][1].quantized
+        ]
+        for smoothed, layer_formats in formats.items()
+    }
     evaluator = PlanEvaluator(
         loaded,
         eval_texts=eval_texts,
@@ -449,7 +483,7 @@ def auto_plan(
     floats = 0
     if target_8bit_share is not None:
         floats = min(n, math.floor(n * (1.0 - target_8bit_share) + 1e-9))
-    alpha = _choose_alpha(search, floats, smoothquant_alpha if allow_smoothquant else None)
+    alpha = _choose_alpha(search, floats, alphas)
 
     if max_loss is not None:
         _search_max_loss(search, alpha, n)
@@ -471,7 +505,7 @@ def auto_plan(
             "metric": metric,
             "allow_fp8": allow_fp8,
             "allow_smoothquant": allow_smoothquant,
-            "smoothquant_alpha": smoothquant_alpha,
+            "smoothquant_alpha": alphas,
             "samples": evaluator.sequences,
             "seq_len": seq_len,
             "evaluations": len(search.results),
@@ -481,13 +515,25 @@ def auto_plan(
     )
 
 
-def _choose_alpha(search: _Search, floats: int, alpha: float | None) -> float | None:
-    """Evaluate the base with and without SmoothQuant; return the better alpha."""
-    plain = search.evaluate(_Candidate(0, floats, None))
-    if alpha is None or search.exhausted:
-        return None
-    smoothed = search.evaluate(_Candidate(0, floats, alpha))
-    return alpha if search.value(smoothed) < search.value(plain) else None
+def _alphas(value: float | Sequence[float]) -> list[float]:
+    values = [value] if isinstance(value, int | float) else list(value)
+    for alpha in values:
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+            raise QuantvizError(f"smoothquant_alpha must be between 0 and 1; got {alpha!r}")
+    return sorted({float(alpha) for alpha in values})
+
+
+def _choose_alpha(search: _Search, floats: int, alphas: list[float]) -> float | None:
+    """Evaluate the base without SmoothQuant and with each alpha; return the best alpha
+    (None for no SmoothQuant). Stops trying alphas when the budget runs out."""
+    best, best_value = None, search.value(search.evaluate(_Candidate(0, floats, None)))
+    for alpha in alphas:
+        if search.exhausted:
+            break
+        value = search.value(search.evaluate(_Candidate(0, floats, alpha)))
+        if value < best_value:
+            best, best_value = alpha, value
+    return best
 
 
 def _search_max_loss(search: _Search, alpha: float | None, n: int) -> None:
@@ -495,22 +541,23 @@ def _search_max_loss(search: _Search, alpha: float | None, n: int) -> None:
     if search.meets(base):
         return
     fp8 = 0
-    if search.fp8_order and not search.exhausted:
-        all_fp8 = search.evaluate(_Candidate(len(search.fp8_order), 0, alpha))
+    fp8_order = search.fp8_order_for(alpha)
+    if fp8_order and not search.exhausted:
+        all_fp8 = search.evaluate(_Candidate(len(fp8_order), 0, alpha))
         if search.meets(all_fp8):
-            search.bisect(0, len(search.fp8_order), lambda k: _Candidate(k, 0, alpha))
+            search.bisect(0, len(fp8_order), lambda k: _Candidate(k, 0, alpha))
             return
         # FP8 inputs everywhere are kept for the float search only when they helped.
         if search.value(all_fp8) < search.value(base):
-            fp8 = len(search.fp8_order)
+            fp8 = len(fp8_order)
     # Moving every layer to float meets any limit, so n is the upper end.
     search.bisect(0, n, lambda k: _Candidate(fp8, k, alpha))
 
 
 def _search_target(search: _Search, alpha: float | None, floats: int) -> None:
-    if not search.fp8_order:
+    count = len(search.fp8_order_for(alpha))
+    if not count:
         return
-    count = len(search.fp8_order)
     for fp8 in (count, count // 2):
         if fp8 and not search.exhausted:
             search.evaluate(_Candidate(fp8, floats, alpha))

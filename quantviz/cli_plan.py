@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from quantviz.plan import LayerConfig, PrecisionPlan
 
 # The parser is built on every launch, the desktop app's included, and the plan module
-# imports torch. So the format names are written out here, and a test keeps them equal to
-# quantviz.plan.PLAN_FORMATS.
+# imports torch. So the format and observer names are written out here, and a test keeps
+# them equal to quantviz.plan.PLAN_FORMATS and quantviz.quant.observers.OBSERVERS.
 PLAN_FORMAT_NAMES = ("float", "fp8_e4m3", "fp8_e5m2", "int8_sym", "int8_asym")
+OBSERVER_NAMES = ("minmax", "moving_average", "percentile", "mse", "entropy")
 
 
 def register(commands: Any) -> None:
@@ -238,7 +239,25 @@ def _add_auto(actions: Any) -> None:
     parser.add_argument("--no-fp8", action="store_true", help="use INT8 formats only")
     parser.add_argument("--no-smoothquant", action="store_true", help="do not try SmoothQuant")
     parser.add_argument(
-        "--alpha", type=float, default=0.5, help="SmoothQuant alpha to try (default 0.5)"
+        "--alpha",
+        type=float,
+        nargs="+",
+        default=[0.5, 0.8],
+        help="SmoothQuant alphas to try (default 0.5 0.8)",
+    )
+    parser.add_argument(
+        "--input-observer",
+        choices=OBSERVER_NAMES,
+        default="minmax",
+        help="observer that calibrates the INT8 input scales (default minmax; mse "
+        "often clips the outliers that smoothing leaves)",
+    )
+    parser.add_argument(
+        "--weight-group-size",
+        type=int,
+        default=None,
+        help="quantize INT8 weights per group of this many input channels instead of "
+        "per output channel (must divide every layer's input size, e.g. 64)",
     )
     parser.add_argument(
         "--max-evaluations",
@@ -254,6 +273,7 @@ def cmd_plan_auto(args: argparse.Namespace) -> int:
     from quantviz.analysis.pipeline import AnalysisSettings, ModelAnalysis, analyze_model
     from quantviz.autoplan import auto_plan
     from quantviz.cli import ProgressBar, _cancel_on_interrupt
+    from quantviz.plan import TensorConfig
 
     cancel = _cancel_on_interrupt()
     progress = ProgressBar(not args.quiet)
@@ -274,6 +294,8 @@ def cmd_plan_auto(args: argparse.Namespace) -> int:
             allow_fp8=not args.no_fp8,
             allow_smoothquant=not args.no_smoothquant,
             smoothquant_alpha=args.alpha,
+            base_weight=_auto_base_weight(args.weight_group_size),
+            base_input=TensorConfig("int8_sym", observer=args.input_observer),
             max_evaluations=args.max_evaluations,
             progress=progress,
             cancel=cancel,
@@ -290,6 +312,14 @@ def cmd_plan_auto(args: argparse.Namespace) -> int:
     if args.frontier_json:
         print(f"wrote {_write_json(args.frontier_json, result.to_dict())}")
     return 0
+
+
+def _auto_base_weight(group_size: int | None) -> Any:
+    from quantviz.plan import TensorConfig
+
+    if group_size is None:
+        return TensorConfig("int8_sym", "channel")
+    return TensorConfig("int8_sym", "group", group_size=group_size)
 
 
 def print_frontier(result: Any, out: Any = None) -> None:

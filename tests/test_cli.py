@@ -92,6 +92,13 @@ def test_plan_format_names_match_plan_module():
     assert tuple(PLAN_FORMATS) == PLAN_FORMAT_NAMES
 
 
+def test_observer_names_match_observer_module():
+    from quantviz.cli_plan import OBSERVER_NAMES
+    from quantviz.quant.observers import OBSERVERS
+
+    assert tuple(OBSERVERS) == OBSERVER_NAMES
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [

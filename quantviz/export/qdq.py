@@ -301,10 +301,10 @@ def rewrite_weight(
     """Replace the node's float weight by codes and a ``DequantizeLinear``.
 
     Per-group codes of a layer with an ``integer_input`` are dequantized by explicit
-    Cast, Reshape and Mul nodes instead: ONNX Runtime's CPU optimizer fuses a blocked
-    ``DequantizeLinear`` weight and an INT8 QDQ input into ``MatMulIntegerToFloat``,
-    which then fails at run time because it expects one scale per column. The explicit
-    nodes compute the same values, and the optimizer folds them into a float weight.
+    Cast, Reshape and Mul nodes instead. ONNX Runtime 1.32's CPU optimizer fuses a
+    blocked ``DequantizeLinear`` weight and an INT8 QDQ input into
+    ``MatMulIntegerToFloat``, which fails at run time because it expects one scale per
+    column. The explicit nodes compute the same values.
     """
     spec = qparams.spec
     dtype = onnx_dtype_of(spec)

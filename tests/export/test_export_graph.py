@@ -210,7 +210,7 @@ def test_group_weights_with_int8_inputs_run_optimized(arch, tmp_path, request):
         TensorConfig("int8_sym", "group", group_size=16), TensorConfig("int8_sym", "tensor")
     )
     result = _export(loaded, plan, tmp_path / "m.onnx")
-    _, initializers, producers = _graph(tmp_path / "m.onnx")
+    _, _, producers = _graph(tmp_path / "m.onnx")
     for record in result.layers:
         assert producers[record.weight.tensor].op_type == "Reshape"
         assert not any(producers.get(name) for name in record.weight.initializers)

@@ -143,3 +143,36 @@ def test_invalid_requests_rejected(tiny_llama, tiny_bert, llama_analysis):
     )
     with pytest.raises(QuantvizError, match="sensitivity_samples"):
         auto_plan(tiny_llama, no_sensitivity, max_loss=0.1)
+
+
+def test_keep_input_layers_stay_int8(llama_analysis):
+    weight, inputs = TensorConfig("int8_sym", "channel"), TensorConfig("int8_sym")
+    names = frozenset(report.name for report in llama_analysis.layers)
+    formats = base_formats(llama_analysis, weight, inputs, allow_fp8=True, keep_input=names)
+    assert all(chosen_input == inputs for _, chosen_input in formats.values())
+
+
+def test_each_alpha_tried_with_norm_fed_inputs_int8(tiny_llama, llama_analysis, calibration):
+    from quantviz.smoothquant import find_norm_groups
+
+    norm_fed = {name for group in find_norm_groups(tiny_llama) for name in group.layers}
+    result = auto_plan(
+        tiny_llama,
+        llama_analysis,
+        target_8bit_share=1.0,
+        smoothquant_alpha=(0.7, 0.3),
+        max_evaluations=3,
+        calib_batches=calibration,
+        **SEARCH,
+    )
+    assert [p.smoothquant_alpha for p in result.frontier] == [None, 0.3, 0.7]
+    assert result.settings["smoothquant_alpha"] == [0.3, 0.7]
+    best = min(result.frontier, key=lambda p: p.loss)
+    assert result.frontier[result.chosen] is best
+    for point in result.frontier[1:]:
+        plan = PrecisionPlan.from_dict(point.plan)
+        for name in norm_fed:
+            assert plan.resolve(name).input == TensorConfig("int8_sym")
+            assert plan.resolve(name).smoothquant_alpha == point.smoothquant_alpha
+    with pytest.raises(QuantvizError, match=r"smoothquant_alpha must be between 0 and 1; got 2"):
+        auto_plan(tiny_llama, llama_analysis, target_8bit_share=1.0, smoothquant_alpha=2)

@@ -215,6 +215,45 @@ def test_plan_auto_command(tmp_path, llama_folder, capsys):
     assert len(data["frontier"]) == 2
     assert data["frontier"][data["chosen"]]["share_8bit"] >= 0.9
 
+    # Per-group weights, MSE input scales and one SmoothQuant alpha.
+    code = main(
+        [
+            "plan",
+            "auto",
+            str(llama_folder),
+            "--analysis",
+            str(analysis_path),
+            "--target-8bit-share",
+            "1.0",
+            "--out",
+            str(out_path),
+            "--frontier-json",
+            str(frontier),
+            "--weight-group-size",
+            "16",
+            "--input-observer",
+            "mse",
+            "--alpha",
+            "0.8",
+            "--samples",
+            "2",
+            "--seq-len",
+            "32",
+            "--max-evaluations",
+            "2",
+            "-q",
+        ]
+    )
+    assert code == 0
+    data = json.loads(frontier.read_text())
+    assert [point["smoothquant_alpha"] for point in data["frontier"]] == [None, 0.8]
+    plan = PrecisionPlan.load(out_path)
+    configs = [plan.resolve(name) for name in plan.scales]
+    assert all(c.weight.granularity == "group" and c.weight.group_size == 16 for c in configs)
+    int8_inputs = [c.input for c in configs if c.input.format == "int8_sym"]
+    assert int8_inputs
+    assert all(config.observer == "mse" for config in int8_inputs)
+
 
 # ---------------------------------------------------------------------------------------
 # ONNX Runtime static quantization settings
