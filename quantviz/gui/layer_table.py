@@ -1,9 +1,9 @@
 """The layer table: one row per quantizable layer, with the plan's precisions and the
 analysis' numbers side by side.
 
-:class:`LayerTableModel` reads a :class:`~quantviz.gui.project.Project`;
-:class:`LayerFilterProxy` sorts by the numbers behind the text and filters by name
-pattern and kind; :class:`PrecisionDelegate` edits a precision cell with a combo box;
+:class:`LayerTableModel` reads a :class:`~quantviz.gui.project.Project` and sorts its
+rows by the numbers behind the text; :class:`LayerFilterProxy` filters by name pattern
+and kind; :class:`PrecisionDelegate` edits a precision cell with a combo box;
 :class:`LayerTableView` adds the context menu and click-to-edit.
 """
 
@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QT_TRANSLATE_NOOP,
     QAbstractItemModel,
     QAbstractTableModel,
+    QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -173,6 +174,13 @@ def _format_db(value: float | None) -> str:
     return f"{value:.1f}"
 
 
+def _sort_value(column: Column, value: Any) -> str | float:
+    """Return the value that ``column`` sorts by: text, or a number with missing values first."""
+    if column.kind in ("text", "precision"):
+        return "" if value is None else str(value)
+    return MISSING if value is None or math.isnan(value) else float(value)
+
+
 def _format_count(value: int) -> str:
     if value >= 1_000_000:
         return f"{value / 1e6:.2f} M"
@@ -196,6 +204,9 @@ class LayerTableModel(QAbstractTableModel):
         self._values: dict[int, dict[str, Any]] = {}
         self._cells: dict[int, dict[tuple[int, int], Any]] = {}
         self._column_flags: dict[int, Qt.ItemFlag] = {}
+        # -1: model order. Kept across reloads, as the view's sort indicator is.
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
         project.modelChanged.connect(self.reload)
         project.analysisChanged.connect(self._analysis_changed)
         project.planChanged.connect(self._plan_changed)
@@ -205,11 +216,53 @@ class LayerTableModel(QAbstractTableModel):
 
     def reload(self) -> None:
         self.beginResetModel()
-        self._infos = self.project.infos()
-        self._rows = {info.name: row for row, info in enumerate(self._infos)}
+        self._set_rows(self._sorted(self.project.infos()))
+        self.endResetModel()
+
+    def _set_rows(self, infos: list[LayerInfo]) -> None:
+        self._infos = infos
+        self._rows = {info.name: row for row, info in enumerate(infos)}
         self._values = {}
         self._cells = {}
-        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by ``column``'s sort values (model order when ``column`` is -1).
+
+        Equal values keep model order. :class:`LayerFilterProxy` forwards its sort here,
+        because QSortFilterProxyModel's sort calls :meth:`data` twice per comparison
+        (21,000 Python calls and about 90 ms for 1,050 rows), where one Python sort
+        over the column's values takes a few milliseconds.
+        """
+        self._sort_column, self._sort_order = column, order
+        if not self._infos:
+            return
+        self.layoutAboutToBeChanged.emit()
+        previous = self._infos
+        self._set_rows(self._sorted(self.project.infos()))
+        # Selections and the current index are persistent indexes, so they follow their rows.
+        persistent = self.persistentIndexList()
+        moved = [
+            self.index(self._rows[previous[index.row()].name], index.column())
+            for index in persistent
+        ]
+        self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
+    def _sorted(self, infos: list[LayerInfo]) -> list[LayerInfo]:
+        if not 0 <= self._sort_column < len(COLUMNS):
+            return infos
+        column = COLUMNS[self._sort_column]
+        read = _VALUES[column.key]
+        project = self.project
+        keys = {
+            info.name: _sort_value(
+                column, read(info, project.report(info.name), project.config(info.name))
+            )
+            for info in infos
+        }
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        # sorted() is stable with reverse=True too, so ties stay in model order.
+        return sorted(infos, key=lambda info: keys[info.name], reverse=descending)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
         return 0 if parent.isValid() else len(self._infos)
@@ -289,9 +342,7 @@ class LayerTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.EditRole:
             return value
         if role == SORT_ROLE:
-            if column.kind in ("text", "precision"):
-                return "" if value is None else str(value)
-            return MISSING if value is None or math.isnan(value) else float(value)
+            return _sort_value(column, value)
         if role == Qt.ItemDataRole.BackgroundRole and column.kind == "db":
             color = sqnr_color(value, alpha=110)
             return QBrush(color) if color is not None else None
@@ -413,7 +464,7 @@ _VALUES: dict[str, Callable[[Any, Any, Any], Any]] = {
 
 
 class LayerFilterProxy(QSortFilterProxyModel):
-    """Sorts by the numbers behind the cells; filters by name pattern and layer kind.
+    """Filters by name pattern and layer kind; passes sorting on to the source model.
 
     A pattern with ``*``, ``?`` or ``[`` is a glob over the whole name (as in plan
     rules); any other text matches as a substring. Both ignore case.
@@ -425,6 +476,12 @@ class LayerFilterProxy(QSortFilterProxyModel):
         self._kind = ""
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(False)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the source :class:`LayerTableModel` (see its ``sort``), not this proxy."""
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
 
     def set_pattern(self, pattern: str) -> None:
         self.beginFilterChange()
@@ -528,14 +585,37 @@ class LayerTableView(QTableView):
         self.clicked.connect(self._clicked)
         self.menu_actions: list[QAction | None] = []
 
+    def setSelectionModel(self, selectionModel: QItemSelectionModel) -> None:
+        """Select rows with ``selectionModel``, and give the header an empty one of its own.
+
+        To paint its sections, QHeaderView (Qt 6.11) checks whether whole columns are
+        selected, with highlightSections off too. With all rows selected, that takes
+        one Python :meth:`flags` call per row and painted section: 10,000 calls and
+        about 25 ms at 1,050 rows. The header highlights no sections and, with sorting
+        on, selects no columns, so it needs no selection.
+        """
+        super().setSelectionModel(selectionModel)
+        header = self.horizontalHeader()
+        header.setSelectionModel(QItemSelectionModel(self.model(), header))
+
     def _clicked(self, index: QModelIndex) -> None:
         if COLUMNS[index.column()].key in PRECISION_ROLES:
             self.edit(index)
 
     def selected_names(self) -> list[str]:
-        """Names of the selected rows, in table order."""
-        rows = sorted({index.row() for index in self.selectionModel().selectedRows()})
-        return [self.model().index(row, 0).data(NAME_ROLE) for row in rows]
+        """Names of the selected rows, in table order.
+
+        The view selects whole rows, so the rows of the selection's ranges are the
+        selected rows. ``selectedRows()`` would ask the model for the flags of every
+        selected cell: 13,650 Python calls and about 50 ms with 1,050 rows selected.
+        """
+        rows = {
+            row
+            for selection_range in self.selectionModel().selection()
+            for row in range(selection_range.top(), selection_range.bottom() + 1)
+        }
+        model = self.model()
+        return [model.index(row, 0).data(NAME_ROLE) for row in sorted(rows)]
 
     def current_name(self) -> str:
         index = self.currentIndex()
