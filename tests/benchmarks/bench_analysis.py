@@ -86,7 +86,7 @@ def native_fake_quant_pass(weights: list[tuple[str, torch.Tensor, int]]) -> dict
     return times
 
 
-def bench_smollm2(repeats: int) -> dict:
+def bench_smollm2(repeats: int, spec: str = "sample:smollm2") -> dict:
     import quantviz.analysis.pipeline  # noqa: F401  (the libraries the analysis loads)
     from quantviz.analysis.weights import analyze_weights, model_weights
     from quantviz.model.calibration import calibrate
@@ -95,12 +95,18 @@ def bench_smollm2(repeats: int) -> dict:
 
     libraries_rss = current_rss_bytes()
     with PeakRSS() as load_rss:
-        loaded = load_model("sample:smollm2")
+        loaded = load_model(spec)
     weights = [(n, w.detach(), a) for n, w, a in model_weights(loaded)]
     float_bytes = sum(p.numel() * 4 for p in loaded.module.parameters())
-    batches = make_batches(
-        loaded.tokenizer, load_texts(), seq_len=128, num_samples=16, batch_size=8
-    )
+    if loaded.tokenizer is not None:
+        batches = make_batches(
+            loaded.tokenizer, load_texts(), seq_len=128, num_samples=16, batch_size=8
+        )
+    else:
+        # A random model saved without a tokenizer: random token ids of the same shape.
+        from bench_offload import random_batches
+
+        batches = random_batches(loaded.module.config.vocab_size, 2, 8, 128)
 
     # Calibration requests only the last position's logits from a causal LM whose output
     # layer is not recorded. This forward does the same, so that calibration / this
@@ -164,6 +170,8 @@ def bench_smollm2(repeats: int) -> dict:
         "peak_rss_over_libraries_ratio": (max(peak.peak, load_rss.peak) - libraries_rss)
         / float_bytes,
         "peak_rss_ratio": max(peak.peak, load_rss.peak) / float_bytes,
+        "load_peak_rss_ratio": load_rss.peak / float_bytes,
+        "analysis_peak_rss_ratio": peak.peak / float_bytes,
         "analysis_rss_increase_ratio": peak.increase / float_bytes,
     }
 
@@ -266,11 +274,14 @@ def main() -> None:
     parser.add_argument("mode", nargs="?", default="smollm2", choices=["smollm2", "streaming"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/quantviz-llama-1b"))
+    parser.add_argument(
+        "--model", default="sample:smollm2", help="model of the first form (default SmolLM2)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     result = {"machine": machine(), "command": " ".join(sys.argv)}
     if args.mode == "smollm2":
-        result.update(bench_smollm2(args.repeats))
+        result.update(bench_smollm2(args.repeats, args.model))
     else:
         result.update(bench_streaming(args.folder))
     result["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
