@@ -8,11 +8,12 @@ import logging
 import math
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from quantviz import __version__
-from quantviz.errors import Cancelled, QuantvizError
+from quantviz.errors import Cancelled, QuantvizError, QuantvizWarning
 from quantviz.io import make_folder
 from quantviz.progress import CancelToken, ProgressEvent
 
@@ -370,6 +371,22 @@ def _with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> l
     return [*verbose, "gui", *words]
 
 
+_PYTHON_FORMAT_WARNING = warnings.formatwarning
+
+
+def _format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """Format a QuantvizWarning as one ``warning: ...`` line; others as Python does."""
+    if issubclass(category, QuantvizWarning):
+        return f"warning: {message}\n"
+    return _PYTHON_FORMAT_WARNING(message, category, filename, lineno, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -377,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     handler: Callable[[argparse.Namespace], int] = args.handler
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = _format_warning
     try:
         return handler(args)
     except Cancelled:
@@ -388,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = previous_format
 
 
 if __name__ == "__main__":

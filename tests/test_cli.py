@@ -130,3 +130,13 @@ def test_gui_without_display_is_clear_error():
     assert result.returncode == 2
     assert "no display found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_quantviz_warning_one_line():
+    from quantviz.cli import _format_warning
+    from quantviz.errors import QuantvizWarning
+
+    text = _format_warning(QuantvizWarning("weights contain NaN"), QuantvizWarning, "x.py", 3)
+    assert text == "warning: weights contain NaN\n"
+    other = _format_warning(UserWarning("plain"), UserWarning, "x.py", 3)
+    assert other.startswith("x.py:3: UserWarning: plain")

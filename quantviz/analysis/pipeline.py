@@ -234,11 +234,13 @@ def analyze_model(
         if settings.sensitivity_samples > 0 and nonfinite_layers:
             # The float outputs that sensitivity compares against are computed from
             # these activations, so the losses would be NaN.
-            logger.warning(
-                "sensitivity not measured: the activations of %d layers contain NaN or inf "
-                "(first: %s)",
-                len(nonfinite_layers),
-                nonfinite_layers[0],
+            warnings.warn(
+                QuantvizWarning(
+                    f"sensitivity not measured: the activations of {len(nonfinite_layers)} "
+                    f"layers contain NaN or inf (first: {nonfinite_layers[0]}), so every "
+                    "sensitivity loss would be NaN"
+                ),
+                stacklevel=2,
             )
         elif settings.sensitivity_samples > 0:
             started = time.perf_counter()

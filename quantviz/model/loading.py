@@ -695,6 +695,15 @@ def _from_pretrained(auto_class: Any, source: str | Path, where: str, **kwargs: 
         model, info = auto_class.from_pretrained(source, output_loading_info=True, **kwargs)
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         raise QuantvizError(f"the weights in {where} could not be loaded: {err}") from None
+    except AssertionError as err:
+        if "device_map" not in kwargs:
+            raise
+        # torch asserts when a device_map names a device that this build lacks ("cuda"
+        # on a CPU-only torch).
+        raise QuantvizError(
+            f"the device_map {kwargs['device_map']!r} cannot be used for {where}: {err}; "
+            'use device_map="auto" or "cpu" on this machine'
+        ) from None
     except (ArithmeticError, TypeError, StrictDataclassError) as err:
         # Building the modules divides and allocates by config sizes, so a config with
         # "num_attention_heads": 0 or a size of the wrong type fails here.
@@ -1034,8 +1043,9 @@ def _placement_options(
         ]
         if given:
             raise QuantvizError(
-                f"{' and '.join(given)} only apply together with device_map; pass "
-                'device_map="auto" as well'
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only "
+                "together with device_map; pass "
+                'device_map="auto" as well (CLI: --device-map auto)'
             )
         return {}
     if not isinstance(device_map, str | dict) or not device_map:

@@ -205,9 +205,14 @@ def test_device_map_rejects_single_safetensors_file(llama_folder):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"max_memory": {"cpu": "1GiB"}}, r"max_memory only apply together with device_map"),
-        ({"offload_folder": "off"}, r"offload_folder only apply together with device_map"),
+        ({"max_memory": {"cpu": "1GiB"}}, r"max_memory applies only together with device_map"),
+        ({"offload_folder": "off"}, r"offload_folder applies only together with device_map"),
         ({"device_map": 3}, r"device_map=3 is invalid"),
+        pytest.param(
+            {"device_map": "cuda"},
+            r"device_map 'cuda' cannot be used",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available"),
+        ),
         ({"device_map": "auto", "max_memory": {"cpu": "lots"}}, r"max_memory\['cpu'\] = 'lots'"),
         ({"device_map": "auto", "max_memory": {"cpu": -5}}, r"max_memory\['cpu'\] = -5"),
     ],
