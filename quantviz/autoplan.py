@@ -509,6 +509,8 @@ def auto_plan(
             "samples": evaluator.sequences,
             "seq_len": seq_len,
             "evaluations": len(search.results),
+            "base_weight": base[0].to_dict(),
+            "base_input": base[1].to_dict(),
             "float_order": float_order,
         },
         evaluation=result,

@@ -275,6 +275,9 @@ def cmd_plan_auto(args: argparse.Namespace) -> int:
     from quantviz.cli import ProgressBar, _cancel_on_interrupt
     from quantviz.plan import TensorConfig
 
+    bad_alphas = [alpha for alpha in args.alpha if not 0.0 <= alpha <= 1.0]
+    if bad_alphas:
+        raise QuantvizError(f"--alpha must be between 0 and 1; got {bad_alphas[0]:g}")
     cancel = _cancel_on_interrupt()
     progress = ProgressBar(not args.quiet)
     try:

@@ -253,6 +253,14 @@ def test_plan_auto_command(tmp_path, llama_folder, capsys):
     int8_inputs = [c.input for c in configs if c.input.format == "int8_sym"]
     assert int8_inputs
     assert all(config.observer == "mse" for config in int8_inputs)
+    assert data["settings"]["base_input"]["observer"] == "mse"
+    assert data["settings"]["base_weight"]["group_size"] == 16
+
+    bad = ["plan", "auto", str(llama_folder), "--target-8bit-share", "1", "--alpha", "1.5"]
+    code = main([*bad, "--out", str(tmp_path / "bad.json"), "-q"])
+    assert code == 2
+    assert "--alpha must be between 0 and 1; got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "bad.json").exists()
 
 
 # ---------------------------------------------------------------------------------------
