@@ -40,6 +40,22 @@ def token_nll(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
+class ReferenceTerms:
+    """Float-output terms of one causal-LM batch that every comparison against it reuses:
+    log-probabilities and probabilities (float64) and the batch's summed next-token NLL."""
+
+    log_p: torch.Tensor
+    p: torch.Tensor
+    nll_sum: float
+
+    @classmethod
+    def of(cls, reference: torch.Tensor, batch: dict[str, torch.Tensor]) -> ReferenceTerms:
+        log_p = torch.log_softmax(reference.double(), dim=-1)
+        nll = -log_p[:, :-1].gather(-1, batch["input_ids"][:, 1:, None])
+        return cls(log_p, log_p.exp(), float(nll.sum()))
+
+
+@dataclass
 class OutputComparison:
     """Running comparison of quantized against float outputs over several batches."""
 
@@ -54,9 +70,24 @@ class OutputComparison:
     predicted: int = 0
 
     def add(
-        self, reference: torch.Tensor, output: torch.Tensor, batch: dict[str, torch.Tensor]
+        self,
+        reference: torch.Tensor,
+        output: torch.Tensor,
+        batch: dict[str, torch.Tensor],
+        terms: ReferenceTerms | None = None,
     ) -> None:
-        if self.task == "causal_lm":
+        """Add one batch; ``terms`` (causal LMs) saves recomputing the reference's part
+        when many outputs are compared against the same reference."""
+        if self.task == "causal_lm" and terms is not None:
+            log_q = torch.log_softmax(output.double(), dim=-1)
+            kl = (terms.p * (terms.log_p - log_q)).sum(dim=-1)
+            self.kl_sum += float(kl.sum())
+            self.positions += kl.numel()
+            input_ids = batch["input_ids"]
+            self.nll_float += terms.nll_sum
+            self.nll_quant += float(-log_q[:, :-1].gather(-1, input_ids[:, 1:, None]).sum())
+            self.predicted += input_ids[:, 1:].numel()
+        elif self.task == "causal_lm":
             kl = kl_divergence_logits(reference, output)
             self.kl_sum += float(kl.sum())
             self.positions += kl.numel()
