@@ -48,6 +48,34 @@ class OutlierStats:
         return data
 
     @classmethod
+    def from_channels(
+        cls,
+        channel_absmax: torch.Tensor,
+        *,
+        kurtosis: float,
+        mean: float,
+        std: float,
+        k_sigma: float,
+        beyond_k_sigma: int,
+        threshold: float,
+        beyond_threshold: int,
+    ) -> OutlierStats:
+        """Build the statistics, deriving the channel ratio, the top channels and the
+        stored per-channel maxima (6 significant digits) from ``channel_absmax``."""
+        return cls(
+            kurtosis=kurtosis,
+            mean=mean,
+            std=std,
+            channel_ratio=channel_ratio(channel_absmax),
+            k_sigma=k_sigma,
+            beyond_k_sigma=beyond_k_sigma,
+            threshold=threshold,
+            beyond_threshold=beyond_threshold,
+            top_channels=top_channels(channel_absmax),
+            channel_absmax=[float(f"{v:.6g}") for v in channel_absmax.tolist()],
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OutlierStats:
         data = dict(data)
         data["kurtosis"] = from_json_float(data["kurtosis"])
@@ -147,15 +175,13 @@ def tensor_outliers(
     channel_absmax = torch.linalg.vector_norm(per_channel, ord=math.inf, dim=1)
     beyond_sigma = int((squares > (k_sigma * std) ** 2).sum()) if std > 0 else 0
     beyond_threshold = int((flat.abs() >= threshold).sum())
-    return OutlierStats(
+    return OutlierStats.from_channels(
+        channel_absmax,
         kurtosis=kurtosis,
         mean=mean,
         std=std,
-        channel_ratio=channel_ratio(channel_absmax),
         k_sigma=k_sigma,
         beyond_k_sigma=beyond_sigma,
         threshold=threshold,
         beyond_threshold=beyond_threshold,
-        top_channels=top_channels(channel_absmax),
-        channel_absmax=[float(f"{v:.6g}") for v in channel_absmax.tolist()],
     )

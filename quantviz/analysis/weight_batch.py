@@ -40,8 +40,6 @@ from quantviz.analysis.outliers import (
     DEFAULT_K_SIGMA,
     LLM_INT8_THRESHOLD,
     OutlierStats,
-    channel_ratio,
-    top_channels,
 )
 from quantviz.analysis.results import FormatResult, TensorAnalysis
 from quantviz.quant.qparams import QParams, qparams_from_range
@@ -443,15 +441,13 @@ def _outliers(
     if amax >= threshold:
         magnitude = torch.abs(flat, out=squares)
         beyond_threshold = int(torch.count_nonzero(magnitude >= threshold))
-    return OutlierStats(
+    return OutlierStats.from_channels(
+        channel_absmax,
         kurtosis=kurtosis,
         mean=mean,
         std=std,
-        channel_ratio=channel_ratio(channel_absmax),
         k_sigma=k_sigma,
         beyond_k_sigma=beyond_sigma,
         threshold=threshold,
         beyond_threshold=beyond_threshold,
-        top_channels=top_channels(channel_absmax),
-        channel_absmax=[float(f"{v:.6g}") for v in channel_absmax.tolist()],
     )

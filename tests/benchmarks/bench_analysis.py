@@ -269,6 +269,18 @@ def bench_streaming(folder: Path) -> dict:
     }
 
 
+def print_result(result: dict, json_path: Path | None) -> None:
+    """Add the load average, print ``result`` one key a line, and write it to ``json_path``."""
+    result["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
+    for key, value in result.items():
+        if isinstance(value, float):
+            print(f"{key:>32}: {value:.3f}")
+        else:
+            print(f"{key:>32}: {value}")
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", nargs="?", default="smollm2", choices=["smollm2", "streaming"])
@@ -284,14 +296,7 @@ def main() -> None:
         result.update(bench_smollm2(args.repeats, args.model))
     else:
         result.update(bench_streaming(args.folder))
-    result["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
-    for key, value in result.items():
-        if isinstance(value, float):
-            print(f"{key:>32}: {value:.3f}")
-        else:
-            print(f"{key:>32}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    print_result(result, args.json)
 
 
 if __name__ == "__main__":

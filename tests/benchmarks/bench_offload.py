@@ -21,8 +21,6 @@ budget, 2.3 GB of its 3.5 GB peak RSS were such file pages (``RssFile`` in
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_analysis import machine, write_random_llama
+from bench_analysis import machine, print_result, write_random_llama
 from rss import PeakRSS, current_rss_bytes
 
 
@@ -121,14 +119,7 @@ def main() -> None:
 
     result = {"machine": machine(), "command": " ".join(sys.argv)}
     result.update(bench_offload(args))
-    result["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
-    for key, value in result.items():
-        if isinstance(value, float):
-            print(f"{key:>32}: {value:.3f}")
-        else:
-            print(f"{key:>32}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    print_result(result, args.json)
 
 
 if __name__ == "__main__":
