@@ -339,9 +339,9 @@ def _layers(names: list[str]) -> str:
 
 
 def _listed(names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED_LAYERS])
+    listed = ", ".join(names[:MAX_LISTED_LAYERS])
     hidden = len(names) - MAX_LISTED_LAYERS
-    return shown + (f" and {hidden} more" if hidden > 0 else "")
+    return listed + (f" and {hidden} more" if hidden > 0 else "")
 
 
 def _first_sequences(batches: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:

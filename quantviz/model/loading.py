@@ -1036,14 +1036,15 @@ def _placement_options(
 ) -> dict[str, Any]:
     """Check the device_map options; return them as ``from_pretrained`` keyword arguments."""
     if device_map is None:
-        given = [
+        placement_options = [
             name
             for name, value in (("max_memory", max_memory), ("offload_folder", offload_folder))
             if value is not None
         ]
-        if given:
+        if placement_options:
+            verb = "apply" if len(placement_options) > 1 else "applies"
             raise QuantvizError(
-                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only "
+                f"{' and '.join(placement_options)} {verb} only "
                 "together with device_map; pass "
                 'device_map="auto" as well (CLI: --device-map auto)'
             )

@@ -7,7 +7,7 @@ Each entry of ``--blocks`` is the number of decoder blocks of a random Llama wit
 hidden size 32 and 7 linear layers per block, so 15 and 150 blocks give 105 and 1,050
 layers. The model is saved as a Hugging Face folder under ``--models`` and opened in a
 fresh interpreter, offscreen. That child process runs the analysis (2 sequences of 16
-tokens, no sensitivity) and then works the layer table as a user would: scroll to the
+tokens, no sensitivity). It then works the layer table as a user would: scroll to the
 end, sort by a column and back, type a filter, click a row, show the layer x metric
 map and the SQNR chart (one entry per layer), select all, set the weights of all
 layers to FP8, undo, redo, open the rule dialog, type a pattern, apply the rule and

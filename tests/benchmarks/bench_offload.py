@@ -7,10 +7,10 @@ Writes the random Llama of about 1.1 B parameters that ``bench_analysis.py strea
 uses (bf16 safetensors shards, once). Then loads it with ``device_map="auto"`` and
 ``max_memory={"cpu": MAX_MEMORY}``, calibrates every linear layer on random token ids
 (the folder has no tokenizer) and analyses the weights through the offload. Prints
-the time of each stage, where accelerate put the modules, and the peak RSS during
-loading, calibration and weight analysis against the model's float32 size, both raw
-and over the RSS of the process before loading (torch, transformers and quantviz
-imported).
+the time of each stage and where accelerate put the modules. It also prints the peak
+RSS during loading, calibration and weight analysis against the model's float32 size,
+both raw and over the RSS of the process before loading (torch, transformers and
+quantviz imported).
 
 NOTE: RSS counts the pages of the memory-mapped safetensors shards that loading reads.
 In a separate measurement of ``from_pretrained`` alone on the 1.1 B model with a 1 GiB

@@ -202,9 +202,11 @@ def test_group_weights_use_block_size(arch, tmp_path, request):
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_group_weights_with_int8_inputs_run_optimized(arch, tmp_path, request):
-    """ONNX Runtime's full optimization fuses a blocked DequantizeLinear weight with an
-    INT8 input into a kernel that rejects per-group scales, so these weights are
-    dequantized by explicit nodes; the session must run with every optimization on."""
+    """Per-group weights of INT8-input layers run with every ONNX Runtime optimization.
+
+    That optimization fuses a blocked DequantizeLinear weight and an INT8 input into a
+    kernel that rejects per-group scales, so these weights use explicit nodes instead.
+    """
     loaded = request.getfixturevalue(arch)
     plan = uniform_plan(
         TensorConfig("int8_sym", "group", group_size=16), TensorConfig("int8_sym", "tensor")
