@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils._qthreading import WorkerBase, WorkerBaseSignals
 
@@ -151,7 +152,7 @@ class JobRunner(QObject):
         worker.returned.connect(lambda result: self._done(worker, returned, result))
         worker.errored.connect(lambda error: self._done(worker, errored, error))
         worker.signals.aborted.connect(lambda: self._done(worker, aborted))
-        worker.signals.progress.connect(lambda event: self.jobProgress.emit(worker.title, event))
+        worker.signals.progress.connect(lambda event: self._progress(worker, event))
         worker.finished.connect(lambda: self._finish(worker))
         if connect is not None:
             connect(worker)
@@ -163,7 +164,15 @@ class JobRunner(QObject):
         worker.start()
         return worker
 
+    def _progress(self, worker: EngineWorker, event: ProgressEvent) -> None:
+        if shiboken6.isValid(self):
+            self.jobProgress.emit(worker.title, event)
+
     def _done(self, worker: EngineWorker, handler: Callable[..., None] | None, *args: Any) -> None:
+        # The handlers are closures, which Qt does not disconnect when the window and this
+        # runner are deleted, so a light job that ends after the window closed stops here.
+        if not shiboken6.isValid(self):
+            return
         self._release(worker)
         if handler is not None:
             handler(*args)
@@ -174,6 +183,8 @@ class JobRunner(QObject):
             self.busyChanged.emit(False)
 
     def _finish(self, worker: EngineWorker) -> None:
+        if not shiboken6.isValid(self):
+            return
         self._release(worker)
         if worker in self._workers:
             self._workers.remove(worker)

@@ -124,3 +124,18 @@ def test_result_on_cancel(qtbot):
     ):
         worker.quit()
     assert returned == ["partial"]
+
+
+def test_runner_deleted_before_job_ends(qtbot):
+    """A light job that returns after its runner was deleted calls no handler."""
+    import shiboken6
+
+    runner = JobRunner()
+    worker = EngineWorker(counting_job, 3, 0.05, title="heatmap")
+    called = []
+    runner.start(worker, exclusive=False, returned=called.append)
+    shiboken6.delete(runner)
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        pass
+    qtbot.wait(50)
+    assert called == []
